@@ -1,0 +1,315 @@
+"""The client's one RabbitMQ connection, owned by one thread.
+
+pika connections are not thread-safe, so a single "broker" thread owns the
+connection and its channel. Other threads hand it work with :meth:`Broker.call`
+or :meth:`Broker.submit` (carried over by ``add_callback_threadsafe``); the
+thread otherwise sleeps in ``process_data_events`` until the broker or another
+thread has something for it, so an idle client costs nothing.
+
+Topology and consumers are registered with :meth:`Broker.add_setup`: a setup
+runs on the broker thread now and again after every reconnect (or after the
+channel was closed by a channel error), so features declare their exchanges,
+queues and consumers in one place and survive a broker restart. The channel
+is in publisher-confirm mode: :meth:`Broker.publish` returns only once the
+broker has taken the message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Setup = Callable[[BlockingChannel], None]
+
+#: Reconnect delays in seconds: doubling, capped.
+BACKOFF_FIRST = 0.5
+BACKOFF_CAP = 8.0
+#: AMQP heartbeat in seconds: a dead broker is noticed within about twice this.
+HEARTBEAT = 10
+
+_CONNECTION_LOST = (
+    pika.exceptions.AMQPConnectionError,
+    pika.exceptions.ConnectionClosed,
+    pika.exceptions.StreamLostError,
+    ConnectionError,
+    OSError,
+)
+
+
+class BrokerUnavailable(ConnectionError):
+    """The broker cannot be reached (at start) or the connection is down right now."""
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+class Broker:
+    """One RabbitMQ connection on its own thread, shared by every feature of a client.
+
+    Args:
+        url: an ``amqp://`` URL.
+        name: shown as the connection name in RabbitMQ's management UI.
+        on_lost: called (on the broker thread) when the connection drops.
+        on_back: called (on the broker thread) when it is up again.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        name: str = "distchat",
+        on_lost: Callable[[], None] | None = None,
+        on_back: Callable[[], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.name = name
+        self.on_lost = on_lost
+        self.on_back = on_back
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+        self._setups: dict[int, Setup] = {}
+        self._setup_ids = itertools.count(1)
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._first_error: BaseException | None = None
+
+    # -- life cycle ----------------------------------------------------------
+
+    def _parameters(self) -> pika.URLParameters:
+        params = pika.URLParameters(self.url)
+        params.heartbeat = HEARTBEAT
+        params.blocked_connection_timeout = 30
+        params.connection_attempts = 1
+        params.socket_timeout = 3
+        params.client_properties = {"connection_name": self.name}
+        return params
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Connect and start the broker thread.
+
+        Raises:
+            BrokerUnavailable: the first connection attempt failed.
+        """
+        self._thread = threading.Thread(target=self._run, name="broker", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self._stopping = True
+            raise BrokerUnavailable(f"RabbitMQ did not answer at {redact(self.url)}")
+        if self._first_error is not None:
+            raise BrokerUnavailable(
+                f"RabbitMQ is not answering at {redact(self.url)} ({self._first_error})"
+            )
+
+    @property
+    def connected(self) -> bool:
+        connection = self._connection
+        return connection is not None and connection.is_open and self._channel is not None
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Close the connection and stop the thread (idempotent)."""
+        self._stopping = True
+        connection = self._connection
+        if connection is not None:
+            try:
+                connection.add_callback_threadsafe(lambda: None)  # wake the thread
+            except Exception:  # already closed
+                pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    # -- the thread ----------------------------------------------------------
+
+    def _connect(self) -> None:
+        connection = pika.BlockingConnection(self._parameters())
+        channel = connection.channel()
+        channel.confirm_delivery()
+        self._connection, self._channel = connection, channel
+        for setup_id, setup in list(self._setups.items()):
+            self._run_setup(setup_id, setup)
+
+    def _run_setup(self, setup_id: int, setup: Setup) -> None:
+        try:
+            setup(self._channel)  # type: ignore[arg-type]
+        except pika.exceptions.ChannelClosed:
+            raise
+        except _CONNECTION_LOST:
+            raise
+        except Exception:
+            log.exception("broker setup %s failed; dropping it", setup_id)
+            self._setups.pop(setup_id, None)
+
+    def _run(self) -> None:
+        delay = BACKOFF_FIRST
+        first = True
+        while not self._stopping:
+            try:
+                self._connect()
+            except _CONNECTION_LOST as exc:
+                self._connection = self._channel = None
+                if first:
+                    self._first_error = exc
+                    self._ready.set()
+                    return
+                log.info("broker still unreachable (%s); next try in %.1f s", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, BACKOFF_CAP)
+                continue
+            delay = BACKOFF_FIRST
+            if first:
+                first = False
+                self._ready.set()
+                log.info("connected to %s", redact(self.url))
+            else:
+                log.warning("reconnected to %s", redact(self.url))
+                self._notify(self.on_back)
+            self._serve()
+        self._shutdown()
+
+    def _serve(self) -> None:
+        """Dispatch broker events and cross-thread calls until the connection drops."""
+        assert self._connection is not None
+        while not self._stopping:
+            try:
+                self._connection.process_data_events(time_limit=None)
+            except pika.exceptions.ChannelClosed as exc:
+                log.warning("channel closed by the broker (%s); reopening it", exc)
+                if not self._reopen_channel():
+                    break
+            except _CONNECTION_LOST as exc:
+                if self._stopping:
+                    return
+                log.warning("lost the broker connection: %r", exc)
+                self._connection = self._channel = None
+                self._notify(self.on_lost)
+                return
+
+    def _reopen_channel(self) -> bool:
+        try:
+            assert self._connection is not None
+            self._channel = self._connection.channel()
+            self._channel.confirm_delivery()
+            for setup_id, setup in list(self._setups.items()):
+                self._run_setup(setup_id, setup)
+            return True
+        except (*_CONNECTION_LOST, pika.exceptions.ChannelClosed) as exc:
+            log.warning("could not reopen the channel (%r); reconnecting", exc)
+            self._connection = self._channel = None
+            self._notify(self.on_lost)
+            return False
+
+    def _shutdown(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except Exception:
+                log.debug("error closing the broker connection", exc_info=True)
+        log.info("broker connection closed")
+
+    @staticmethod
+    def _notify(listener: Callable[[], None] | None) -> None:
+        if listener is not None:
+            try:
+                listener()
+            except Exception:
+                log.exception("broker state listener failed")
+
+    # -- work from other threads ---------------------------------------------
+
+    def submit(self, fn: Callable[[BlockingChannel], T]) -> Future[T]:
+        """Run ``fn(channel)`` on the broker thread; the future holds its result.
+
+        The future fails with :class:`BrokerUnavailable` when the connection is
+        down, and with ``fn``'s own exception otherwise.
+        """
+        future: Future[T] = Future()
+        if threading.current_thread() is self._thread:
+            self._invoke(fn, future)
+            return future
+        connection = self._connection
+        if connection is None or self._stopping:
+            future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
+            return future
+        try:
+            connection.add_callback_threadsafe(lambda: self._invoke(fn, future))
+        except Exception:
+            future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
+        return future
+
+    def _invoke(self, fn: Callable[[BlockingChannel], T], future: Future[T]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        channel = self._channel
+        if channel is None or not channel.is_open:
+            future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
+            return
+        try:
+            future.set_result(fn(channel))
+        except BaseException as exc:
+            future.set_exception(exc)
+            if isinstance(exc, (pika.exceptions.ChannelClosed, *_CONNECTION_LOST)):
+                raise  # the serve loop reopens the channel or reconnects
+
+    def call(self, fn: Callable[[BlockingChannel], T], timeout: float | None = 10.0) -> T:
+        """Run ``fn(channel)`` on the broker thread and return its result (blocking)."""
+        return self.submit(fn).result(timeout)
+
+    def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: pika.BasicProperties | None = None,
+        mandatory: bool = False,
+        timeout: float | None = 10.0,
+    ) -> None:
+        """Publish with a publisher confirm: returns once the broker has the message.
+
+        Raises:
+            BrokerUnavailable: the connection is down; the message was not sent.
+            pika.exceptions.UnroutableError: ``mandatory`` and no queue took it.
+            pika.exceptions.NackError: the broker refused it.
+        """
+
+        def send(channel: BlockingChannel) -> None:
+            channel.basic_publish(exchange, routing_key, body, properties, mandatory=mandatory)
+
+        self.call(send, timeout)
+
+    def add_setup(self, setup: Setup, timeout: float | None = 10.0) -> int:
+        """Run ``setup(channel)`` now and after every reconnect; returns a handle.
+
+        Raises whatever the first run raises (and then forgets the setup).
+        """
+        setup_id = next(self._setup_ids)
+
+        def first_run(channel: BlockingChannel) -> None:
+            setup(channel)
+            self._setups[setup_id] = setup
+
+        self.call(first_run, timeout)
+        return setup_id
+
+    def remove_setup(self, setup_id: int) -> None:
+        """Stop re-running a setup (its consumers should be cancelled by the caller)."""
+        self._setups.pop(setup_id, None)

@@ -1,0 +1,76 @@
+"""The heartbeat thread: keeps this client's registration alive in Redis."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import redis
+
+from nameserver.registry import ClientIdLost, ClientRecord, Registry
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """Refreshes a client record every ``interval`` seconds until stopped.
+
+    When the record has vanished (Redis restarted or flushed) it is registered
+    again and ``on_restored`` is called; when Redis is unreachable the thread
+    logs, calls ``on_trouble`` once, and keeps trying at the same interval.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        record: ClientRecord,
+        interval: float,
+        on_restored: Callable[[], None] | None = None,
+        on_trouble: Callable[[str], None] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.record = record
+        self.interval = interval
+        self.on_restored = on_restored
+        self.on_trouble = on_trouble
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._failing = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def beat(self) -> None:
+        """One refresh (also called directly by tests)."""
+        try:
+            restored = self.registry.heartbeat(self.record)
+        except redis.RedisError as exc:
+            log.warning("heartbeat failed: %s", exc)
+            if not self._failing and self.on_trouble is not None:
+                self.on_trouble(f"Lost contact with the name server ({exc}); still trying.")
+            self._failing = True
+            return
+        except ClientIdLost:
+            log.error("client ID %s was taken by another client", self.record.id)
+            if self.on_trouble is not None:
+                self.on_trouble(
+                    f"Your ID {self.record.id} expired and was taken by another client; "
+                    "others cannot find you until you restart."
+                )
+            self._stop.set()
+            return
+        if self._failing:
+            log.info("name server reachable again")
+            self._failing = False
+        if restored and self.on_restored is not None:
+            self.on_restored()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.beat()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(2)

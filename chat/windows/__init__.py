@@ -1,0 +1,1 @@
+"""Tk windows. Only the main thread imports and uses this package."""

@@ -1,0 +1,238 @@
+"""Register, refresh, look up and list clients and group chats in Redis.
+
+A client claims its ID with one ``SET NX EX``: the claim and the record are the
+same key, so two clients can never both win an ID, and a client that stops
+refreshing its key disappears when the TTL runs out. Listing reads a sorted
+set scored by expiry time (pruned with ``ZREMRANGEBYSCORE``), never ``KEYS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import redis
+
+from nameserver.keys import Keys
+
+log = logging.getLogger(__name__)
+
+#: Lower-case letters and digits without the look-alikes 0/o, 1/l/i.
+ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+ID_LENGTH = 8
+
+
+def new_client_id() -> str:
+    """A random client ID: 8 characters, about 40 bits, easy to read and type."""
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+
+
+class ClientIdLost(RuntimeError):
+    """Our ID expired from Redis and another client has claimed it since."""
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """What the name server knows of one live client."""
+
+    id: str
+    name: str
+    host: str
+    port: int
+    started: float
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> ClientRecord | None:
+        try:
+            data = json.loads(raw)
+            return cls(
+                id=str(data["id"]),
+                name=str(data["name"]),
+                host=str(data["host"]),
+                port=int(data["port"]),
+                started=float(data["started"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed client record: %r", raw[:200])
+            return None
+
+
+GroupKind = Literal["persistent", "transient"]
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    """A group chat: its name, kind and who created it when."""
+
+    name: str
+    kind: GroupKind
+    creator_id: str
+    creator_name: str
+    created: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> GroupRecord | None:
+        try:
+            data = json.loads(raw)
+            kind = data["kind"]
+            if kind not in ("persistent", "transient"):
+                raise ValueError(kind)
+            return cls(
+                name=str(data["name"]),
+                kind=kind,
+                creator_id=str(data["creator_id"]),
+                creator_name=str(data["creator_name"]),
+                created=float(data["created"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed group record: %r", raw[:200])
+            return None
+
+
+class Registry:
+    """The name server as seen by one client.
+
+    Args:
+        connection: a ``redis.Redis``; the caller owns it.
+        keys: the key builder (namespace) to use.
+        ttl: seconds a client record lives without a heartbeat.
+    """
+
+    def __init__(self, connection: redis.Redis, keys: Keys | None = None, ttl: int = 15) -> None:
+        self.redis = connection
+        self.keys = keys or Keys()
+        self.ttl = ttl
+
+    # -- clients -----------------------------------------------------------
+
+    def claim(
+        self, name: str, host: str, port: int, started: float | None = None, attempts: int = 20
+    ) -> ClientRecord:
+        """Claim a fresh random ID and register this client under it."""
+        started = time.time() if started is None else started
+        for _ in range(attempts):
+            record = ClientRecord(new_client_id(), name, host, port, started)
+            if self._claim(record):
+                log.info("registered as %s (%s) at %s", record.id, name, record.address)
+                return record
+            log.info("client ID %s is taken, drawing another", record.id)
+        raise RuntimeError(f"no free client ID after {attempts} attempts")
+
+    def _claim(self, record: ClientRecord) -> bool:
+        if not self.redis.set(self.keys.client(record.id), record.to_json(), nx=True, ex=self.ttl):
+            return False
+        self.redis.zadd(self.keys.clients, {record.id: time.time() + self.ttl})
+        return True
+
+    def heartbeat(self, record: ClientRecord) -> bool:
+        """Refresh the registration; returns True when it had vanished and was restored.
+
+        Raises:
+            ClientIdLost: the record had expired and another client holds the ID now.
+        """
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.expire(self.keys.client(record.id), self.ttl)
+        pipe.zadd(self.keys.clients, {record.id: time.time() + self.ttl})
+        alive, _ = pipe.execute()
+        if alive:
+            return False
+        if self._claim(record):
+            log.warning("registration of %s had vanished from Redis; registered again", record.id)
+            return True
+        current = self.get(record.id)
+        if current is not None and current == record:
+            return False
+        raise ClientIdLost(record.id)
+
+    def deregister(self, client_id: str) -> None:
+        """Remove a client's record at once (on a clean exit)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self.keys.client(client_id))
+        pipe.zrem(self.keys.clients, client_id)
+        pipe.execute()
+
+    def live_ids(self) -> list[str]:
+        """IDs of the clients whose registration has not expired, pruning the rest."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zremrangebyscore(self.keys.clients, "-inf", now)
+        pipe.zrangebyscore(self.keys.clients, now, "+inf")
+        _, ids = pipe.execute()
+        return [i.decode() if isinstance(i, bytes) else i for i in ids]
+
+    def get(self, client_id: str) -> ClientRecord | None:
+        raw = self.redis.get(self.keys.client(client_id))
+        return ClientRecord.from_json(raw) if raw is not None else None
+
+    def list_clients(self) -> list[ClientRecord]:
+        """Every live client, oldest first."""
+        ids = self.live_ids()
+        if not ids:
+            return []
+        raws = self.redis.mget([self.keys.client(i) for i in ids])
+        records = [ClientRecord.from_json(raw) for raw in raws if raw is not None]
+        return sorted((r for r in records if r is not None), key=lambda r: (r.started, r.id))
+
+    def find(self, query: str) -> list[ClientRecord]:
+        """Clients matching a full ID, a prefix of IDs, or a username (case-insensitive).
+
+        An exact ID wins over everything else; otherwise every client whose ID
+        starts with ``query`` or whose username equals it is returned.
+        """
+        query = query.strip()
+        if not query:
+            return []
+        exact = self.get(query.lower())
+        if exact is not None:
+            return [exact]
+        folded = query.casefold()
+        return [
+            r
+            for r in self.list_clients()
+            if r.id.startswith(query.lower()) or r.name.casefold() == folded
+        ]
+
+    # -- group chats -------------------------------------------------------
+
+    def claim_group(self, record: GroupRecord) -> tuple[GroupRecord, bool]:
+        """Create a group chat record unless one exists; returns (the record, created)."""
+        key = self.keys.group(record.name)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(key, record.to_json(), nx=True)
+        pipe.sadd(self.keys.groups, record.name)
+        pipe.get(key)
+        created, _, raw = pipe.execute()
+        existing = GroupRecord.from_json(raw) if raw is not None else None
+        if created or existing is None:
+            if existing is None and not created:
+                self.redis.set(key, record.to_json())
+            return record, True
+        return existing, False
+
+    def get_group(self, name: str) -> GroupRecord | None:
+        raw = self.redis.get(self.keys.group(name))
+        return GroupRecord.from_json(raw) if raw is not None else None
+
+    def list_groups(self) -> list[GroupRecord]:
+        """Every group chat ever created in this namespace, by name."""
+        names = sorted(n.decode() if isinstance(n, bytes) else n for n in self.redis.smembers(self.keys.groups))
+        if not names:
+            return []
+        raws = self.redis.mget([self.keys.group(n) for n in names])
+        records = [GroupRecord.from_json(raw) for raw in raws if raw is not None]
+        return [r for r in records if r is not None]
