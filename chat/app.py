@@ -145,7 +145,7 @@ class App:
         username = ask_username(self.term, name)
         registry = Registry(connection, Keys(config.namespace), ttl=config.client_ttl)
         me = registry.claim(username, host, port)
-        client = Client(config, connection, registry, self.broker, self.ui, self.term, me)
+        client = Client(config, connection, registry, self.broker, self.ui, self.term, me, root=self.root)
         client.features["server"] = self.server
         self.client = client
         for starter in STARTERS:

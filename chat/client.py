@@ -34,6 +34,8 @@ class Client:
     ui: UiQueue
     term: Terminal
     me: ClientRecord
+    #: The hidden Tk root; windows are made on the main thread only (via ``ui.post``).
+    root: Any = None
     features: dict[str, Any] = field(default_factory=dict)
     _exit_hooks: list[Callable[[], None]] = field(default_factory=list)
 

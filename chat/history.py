@@ -1,0 +1,94 @@
+"""What a chat window shows, as plain data: no tkinter here.
+
+A :class:`ChatLog` is the ordered list of entries of one chat: own messages,
+others' messages, centred notices and separators. It drops a message it has
+already shown (same sender ID and message ID), so a redelivery is never shown
+twice, and it tells its listener (the window) about every change. All methods
+run on the UI thread; other threads post to it through the UI queue.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+Side = Literal["own", "peer", "notice", "separator"]
+Status = Literal["sent", "sending", "failed"]
+
+
+@dataclass
+class Entry:
+    """One line (or block) in a chat window."""
+
+    side: Side
+    text: str
+    ts: float
+    sender_name: str = ""
+    sender_id: str = ""
+    msg_id: str = ""
+    status: Status = "sent"
+
+    @property
+    def clock(self) -> str:
+        return time.strftime("%H:%M", time.localtime(self.ts))
+
+
+Listener = Callable[[str, Entry], None]  # ("added" | "updated", entry)
+
+
+class ChatLog:
+    """The entries of one chat, in the order they are shown."""
+
+    def __init__(self, own_id: str) -> None:
+        self.own_id = own_id
+        self.entries: list[Entry] = []
+        self._seen: set[tuple[str, str]] = set()
+        self._by_id: dict[str, Entry] = {}
+        self.listener: Listener | None = None
+
+    def _add(self, entry: Entry) -> Entry:
+        self.entries.append(entry)
+        if self.listener is not None:
+            self.listener("added", entry)
+        return entry
+
+    def message(
+        self,
+        sender_id: str,
+        sender_name: str,
+        text: str,
+        msg_id: str,
+        ts: float | None = None,
+        status: Status = "sent",
+    ) -> Entry | None:
+        """Add a message; returns None when this (sender, ID) was shown already."""
+        key = (sender_id, msg_id)
+        if msg_id and key in self._seen:
+            return None
+        self._seen.add(key)
+        side: Side = "own" if sender_id == self.own_id else "peer"
+        entry = Entry(side, text, time.time() if ts is None else ts, sender_name, sender_id, msg_id, status)
+        if side == "own" and msg_id:
+            self._by_id[msg_id] = entry
+        return self._add(entry)
+
+    def notice(self, text: str, ts: float | None = None) -> Entry:
+        return self._add(Entry("notice", text, time.time() if ts is None else ts))
+
+    def separator(self, text: str) -> Entry:
+        return self._add(Entry("separator", text, time.time()))
+
+    def set_status(self, msg_id: str, status: Status) -> Entry | None:
+        """Change the delivery status of an own message (e.g. to ``failed``)."""
+        entry = self._by_id.get(msg_id)
+        if entry is None or entry.status == status:
+            return entry
+        entry.status = status
+        if self.listener is not None:
+            self.listener("updated", entry)
+        return entry
+
+    def texts(self, side: Side | None = None) -> list[str]:
+        return [e.text for e in self.entries if side is None or e.side == side]

@@ -1,0 +1,115 @@
+"""Fixtures: a real Redis and RabbitMQ, a unique namespace per test, a real Tk display."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from chat.broker import Broker
+from chat.config import Config
+from nameserver.keys import Keys
+from nameserver.registry import Registry
+from tests.support import ClientProcess
+
+REDIS_URL = os.environ.get("CHAT_REDIS_URL", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("CHAT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+#: Every test namespace starts with this, so leftovers on the broker are easy to find.
+TEST_PREFIX = "t-"
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A fresh namespace: Redis keys and broker names no other test shares."""
+    return f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def redis_conn(namespace: str) -> Iterator[redis.Redis]:
+    connection = redis.Redis.from_url(REDIS_URL)
+    connection.ping()
+    yield connection
+    keys = list(connection.scan_iter(match=Keys(namespace).pattern, count=1000))
+    if keys:
+        connection.delete(*keys)
+    connection.close()
+
+
+@pytest.fixture
+def registry(redis_conn: redis.Redis, namespace: str) -> Registry:
+    return Registry(redis_conn, Keys(namespace), ttl=15)
+
+
+@pytest.fixture
+def config(namespace: str, tmp_path: Path) -> Config:
+    return Config(redis_url=REDIS_URL, amqp_url=AMQP_URL, namespace=namespace,
+                  log_dir=str(tmp_path / "logs"), advertise_host="127.0.0.1")
+
+
+@pytest.fixture
+def broker() -> Iterator[Broker]:
+    b = Broker(AMQP_URL, name="distchat tests")
+    b.start()
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def tk_root():
+    """The test process's hidden Tk root on the real (or virtual) display."""
+    import tkinter
+
+    if not os.environ.get("DISPLAY"):
+        if os.environ.get("CI"):
+            pytest.fail("DISPLAY is not set: scripts/test.sh starts Xvfb for the GUI tests")
+        pytest.skip("no DISPLAY (run through scripts/test.sh, which starts Xvfb)")
+    root = tkinter.Tk()
+    root.withdraw()
+    yield root
+    root.destroy()
+
+
+@pytest.fixture
+def spawn(namespace: str, tmp_path: Path) -> Iterator:
+    """Start real client processes in this test's namespace; all are killed afterwards."""
+    started: list[ClientProcess] = []
+
+    def start(name: str, *extra: str, ready: bool = True, env: dict[str, str] | None = None) -> ClientProcess:
+        proc = ClientProcess(name, namespace, tmp_path / "logs", "--advertise-host", "127.0.0.1",
+                             *extra, env=env)
+        started.append(proc)
+        if ready:
+            proc.wait_ready()
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Delete what tests left on the broker (names start with the test prefix)."""
+    for kind in ("queues", "exchanges"):
+        try:
+            out = subprocess.run(["rabbitmqctl", "-q", f"list_{kind}", "name"], capture_output=True,
+                                 text=True, timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return
+        names = [n for n in out.split() if n.startswith(TEST_PREFIX)]
+        if not names:
+            continue
+        import pika
+
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        channel = connection.channel()
+        for name in names:
+            if kind == "queues":
+                channel.queue_delete(name)
+            else:
+                channel.exchange_delete(name)
+        connection.close()

@@ -1,0 +1,93 @@
+"""The UI queue and the chat window, on a real Tk display."""
+
+from __future__ import annotations
+
+import threading
+
+from chat.history import ChatLog
+from chat.ui import UiQueue
+from chat.windows.chat_window import ChatWindow
+from chat.windows.pump import Pump
+from tests.support import tk_wait
+
+
+def test_message_posted_from_another_thread_reaches_a_real_widget(tk_root):
+    calls = UiQueue()
+    pump = Pump(tk_root, calls)
+    chat_log = ChatLog("me")
+    window = ChatWindow(tk_root, "Chat with bob (abcd2345)", chat_log, on_send=lambda _t: None)
+    try:
+        def worker() -> None:
+            for n in range(50):
+                calls.post(chat_log.message, "b0b", "bob", f"line {n}", f"m{n}")
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        tk_wait(tk_root, lambda: len(window.shown()) == 50, what="50 messages in the window")
+        assert window.shown() == [("peer", f"line {n}") for n in range(50)]
+        assert threading.current_thread() is threading.main_thread()
+    finally:
+        window.destroy()
+        pump.stop()
+        calls.close()
+
+
+def test_own_messages_right_peer_left_notices_centred_and_duplicates_hidden(tk_root):
+    chat_log = ChatLog("me")
+    sent: list[str] = []
+
+    def on_send(text: str) -> str | None:
+        sent.append(text)
+        chat_log.message("me", "alice", text, f"own{len(sent)}")
+        return None
+
+    window = ChatWindow(tk_root, "Chat", chat_log, on_send=on_send)
+    try:
+        chat_log.notice("bob started a chat with you")
+        chat_log.message("b0b", "bob", "hi alice", "x1")
+        chat_log.message("b0b", "bob", "hi alice", "x1")  # redelivered: shown once
+        window.text_var.set("hello bob")
+        window.send()
+        window.text_var.set("   ")
+        window.send()  # empty: nothing sent
+        tk_root.update()
+        assert window.shown() == [
+            ("notice", "bob started a chat with you"),
+            ("peer", "hi alice"),
+            ("own", "hello bob"),
+        ]
+        assert sent == ["hello bob"]
+        assert window.text_var.get() == "   "
+        own_start = window.history.tag_ranges("own")[0]
+        assert window.history.tag_cget("own", "justify") == "right"
+        assert "own" in window.history.tag_names(own_start)
+    finally:
+        window.destroy()
+
+
+def test_refused_text_stays_in_the_box_and_failed_messages_are_marked(tk_root):
+    chat_log = ChatLog("me")
+    window = ChatWindow(tk_root, "Chat", chat_log, on_send=lambda _t: "The message is too long.")
+    try:
+        window.text_var.set("x" * 5000)
+        window.send()
+        assert window.text_var.get() == "x" * 5000
+        assert window.status.cget("text") == "The message is too long."
+        chat_log.message("me", "alice", "lost one", "m1", status="sending")
+        chat_log.set_status("m1", "failed")
+        tk_root.update()
+        assert "lost one\n" in window.history.get("1.0", "end")
+        assert "not delivered" in window.history.get("1.0", "end")
+    finally:
+        window.destroy()
+
+
+def test_read_only_window_cannot_send(tk_root):
+    chat_log = ChatLog("me")
+    window = ChatWindow(tk_root, "Group", chat_log, on_send=None, read_only_reason="Read only.")
+    try:
+        assert str(window.input.cget("state")) == "disabled"
+        assert window.status.cget("text") == "Read only."
+    finally:
+        window.destroy()
