@@ -1,0 +1,1 @@
+"""Benchmark scenarios; ``scripts/bench.py`` finds every module here with ``SCENARIOS``."""
