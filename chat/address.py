@@ -28,7 +28,9 @@ def detect_advertise_host(redis_url: str) -> str:
     if _is_loopback(host) or parts.scheme == "unix":
         return "127.0.0.1"
     try:
-        family, _, _, _, sockaddr = socket.getaddrinfo(host, parts.port or 6379, type=socket.SOCK_DGRAM)[0]
+        family, _, _, _, sockaddr = socket.getaddrinfo(
+            host, parts.port or 6379, type=socket.SOCK_DGRAM
+        )[0]
         with socket.socket(family, socket.SOCK_DGRAM) as probe:
             probe.connect(sockaddr)
             return probe.getsockname()[0]

@@ -113,8 +113,11 @@ class App:
 
     def connect_redis(self) -> redis.Redis:
         connection = redis.Redis.from_url(
-            self.config.redis_url, socket_connect_timeout=2, socket_timeout=5,
-            health_check_interval=30, retry_on_timeout=True,
+            self.config.redis_url,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            health_check_interval=30,
+            retry_on_timeout=True,
         )
         try:
             connection.ping()
@@ -133,10 +136,14 @@ class App:
         try:
             self.broker.start()
         except BrokerUnavailable as exc:
-            raise RuntimeError(f"The broker {str(exc)[0].lower()}{str(exc)[1:]}. {SERVER_HINT}") from None
+            raise RuntimeError(
+                f"The broker {str(exc)[0].lower()}{str(exc)[1:]}. {SERVER_HINT}"
+            ) from None
         host, bind = resolve_hosts(config.advertise_host, config.bind_host, config.redis_url)
         try:
-            self.server, port = create_server(f"{bind}:{config.grpc_port}", config.keepalive_seconds)
+            self.server, port = create_server(
+                f"{bind}:{config.grpc_port}", config.keepalive_seconds
+            )
         except (OSError, RuntimeError) as exc:
             raise RuntimeError(
                 f"Cannot listen for private chats on {bind}:{config.grpc_port} ({exc}). "
@@ -145,14 +152,18 @@ class App:
         username = ask_username(self.term, name)
         registry = Registry(connection, Keys(config.namespace), ttl=config.client_ttl)
         me = registry.claim(username, host, port)
-        client = Client(config, connection, registry, self.broker, self.ui, self.term, me, root=self.root)
+        client = Client(
+            config, connection, registry, self.broker, self.ui, self.term, me, root=self.root
+        )
         client.features["server"] = self.server
         self.client = client
         for starter in STARTERS:
             starter(client)
         self.server.start()
         self.heartbeat = Heartbeat(
-            registry, me, config.heartbeat_interval,
+            registry,
+            me,
+            config.heartbeat_interval,
             on_restored=lambda: log.info("registration restored"),
             on_trouble=self.term.notify,
         )
@@ -213,9 +224,14 @@ class App:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     overrides = {
-        "redis_url": args.redis_url, "amqp_url": args.amqp_url, "namespace": args.namespace,
-        "advertise_host": args.advertise_host, "bind_host": args.bind_host,
-        "grpc_port": args.grpc_port, "log_dir": args.log_dir, "verbose": args.verbose,
+        "redis_url": args.redis_url,
+        "amqp_url": args.amqp_url,
+        "namespace": args.namespace,
+        "advertise_host": args.advertise_host,
+        "bind_host": args.bind_host,
+        "grpc_port": args.grpc_port,
+        "log_dir": args.log_dir,
+        "verbose": args.verbose,
     }
     try:
         config = load(args.config, overrides=overrides)

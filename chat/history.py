@@ -69,7 +69,9 @@ class ChatLog:
             return None
         self._seen.add(key)
         side: Side = "own" if sender_id == self.own_id else "peer"
-        entry = Entry(side, text, time.time() if ts is None else ts, sender_name, sender_id, msg_id, status)
+        entry = Entry(
+            side, text, time.time() if ts is None else ts, sender_name, sender_id, msg_id, status
+        )
         if side == "own" and msg_id:
             self._by_id[msg_id] = entry
         return self._add(entry)

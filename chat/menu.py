@@ -70,4 +70,6 @@ class Menu:
                 raise
             except Exception:
                 log.exception("menu item %r failed", item.label)
-                term.say(f"Sorry, {item.label.lower()} failed unexpectedly; details are in the log.")
+                term.say(
+                    f"Sorry, {item.label.lower()} failed unexpectedly; details are in the log."
+                )

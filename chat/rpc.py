@@ -19,7 +19,9 @@ def keepalive_options(seconds: float) -> list[tuple[str, int]]:
     ]
 
 
-def create_server(address: str, keepalive_seconds: float = 1.0, workers: int = 32) -> tuple[grpc.Server, int]:
+def create_server(
+    address: str, keepalive_seconds: float = 1.0, workers: int = 32
+) -> tuple[grpc.Server, int]:
     """An unstarted server listening on ``address`` (``host:0`` picks a free port).
 
     Returns the server and the port it is bound to, read back from the bind,
@@ -30,7 +32,9 @@ def create_server(address: str, keepalive_seconds: float = 1.0, workers: int = 3
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 100),
         ("grpc.http2.max_ping_strikes", 0),
     ]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"), options=options)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"), options=options
+    )
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot listen on {address}")

@@ -79,7 +79,9 @@ class ChatMessage:
             message_id=self.id,
             timestamp=int(self.ts),
             type=self.kind,
-            delivery_mode=pika.DeliveryMode.Persistent if persistent else pika.DeliveryMode.Transient,
+            delivery_mode=pika.DeliveryMode.Persistent
+            if persistent
+            else pika.DeliveryMode.Transient,
         )
 
     @classmethod

@@ -230,7 +230,9 @@ class Registry:
 
     def list_groups(self) -> list[GroupRecord]:
         """Every group chat ever created in this namespace, by name."""
-        names = sorted(n.decode() if isinstance(n, bytes) else n for n in self.redis.smembers(self.keys.groups))
+        names = sorted(
+            n.decode() if isinstance(n, bytes) else n for n in self.redis.smembers(self.keys.groups)
+        )
         if not names:
             return []
         raws = self.redis.mget([self.keys.group(n) for n in names])

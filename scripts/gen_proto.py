@@ -57,7 +57,9 @@ def main() -> int:
         stale = [str(p) for p in made if not (ROOT / p).exists()]
         stale += [str(p) for p in committed if p not in made]
         stale += [
-            str(p) for p in made if (ROOT / p).exists() and not filecmp.cmp(Path(tmp) / p, ROOT / p, shallow=False)
+            str(p)
+            for p in made
+            if (ROOT / p).exists() and not filecmp.cmp(Path(tmp) / p, ROOT / p, shallow=False)
         ]
     if stale:
         print("proto stubs are out of date:", ", ".join(sorted(set(stale))), file=sys.stderr)

@@ -47,8 +47,13 @@ def registry(redis_conn: redis.Redis, namespace: str) -> Registry:
 
 @pytest.fixture
 def config(namespace: str, tmp_path: Path) -> Config:
-    return Config(redis_url=REDIS_URL, amqp_url=AMQP_URL, namespace=namespace,
-                  log_dir=str(tmp_path / "logs"), advertise_host="127.0.0.1")
+    return Config(
+        redis_url=REDIS_URL,
+        amqp_url=AMQP_URL,
+        namespace=namespace,
+        log_dir=str(tmp_path / "logs"),
+        advertise_host="127.0.0.1",
+    )
 
 
 @pytest.fixture
@@ -79,9 +84,12 @@ def spawn(namespace: str, tmp_path: Path) -> Iterator:
     """Start real client processes in this test's namespace; all are killed afterwards."""
     started: list[ClientProcess] = []
 
-    def start(name: str, *extra: str, ready: bool = True, env: dict[str, str] | None = None) -> ClientProcess:
-        proc = ClientProcess(name, namespace, tmp_path / "logs", "--advertise-host", "127.0.0.1",
-                             *extra, env=env)
+    def start(
+        name: str, *extra: str, ready: bool = True, env: dict[str, str] | None = None
+    ) -> ClientProcess:
+        proc = ClientProcess(
+            name, namespace, tmp_path / "logs", "--advertise-host", "127.0.0.1", *extra, env=env
+        )
         started.append(proc)
         if ready:
             proc.wait_ready()
@@ -96,8 +104,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Delete what tests left on the broker (names start with the test prefix)."""
     for kind in ("queues", "exchanges"):
         try:
-            out = subprocess.run(["rabbitmqctl", "-q", f"list_{kind}", "name"], capture_output=True,
-                                 text=True, timeout=30).stdout
+            out = subprocess.run(
+                ["rabbitmqctl", "-q", f"list_{kind}", "name"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout
         except (OSError, subprocess.TimeoutExpired):
             return
         names = [n for n in out.split() if n.startswith(TEST_PREFIX)]

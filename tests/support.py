@@ -16,8 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 5.0, what: str = "condition",
-              step: Callable[[], Any] | None = None) -> T:
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float = 5.0,
+    what: str = "condition",
+    step: Callable[[], Any] | None = None,
+) -> T:
     """Return the first truthy value of ``condition()``, or fail after ``timeout`` seconds.
 
     ``step`` runs between checks (e.g. ``root.update`` to let Tk process events);
@@ -35,7 +39,9 @@ def wait_for(condition: Callable[[], T], timeout: float = 5.0, what: str = "cond
         time.sleep(0.005)
 
 
-def tk_wait(root: Any, condition: Callable[[], T], timeout: float = 5.0, what: str = "condition") -> T:
+def tk_wait(
+    root: Any, condition: Callable[[], T], timeout: float = 5.0, what: str = "condition"
+) -> T:
     """Like :func:`wait_for`, processing Tk events (and so the UI queue) meanwhile."""
     return wait_for(condition, timeout, what, step=root.update)
 
@@ -43,15 +49,27 @@ def tk_wait(root: Any, condition: Callable[[], T], timeout: float = 5.0, what: s
 class ClientProcess:
     """A real client started the way a user does, driven through a pseudo-terminal."""
 
-    def __init__(self, name: str, namespace: str, log_dir: Path, *extra: str,
-                 env: dict[str, str] | None = None, timeout: float = 15) -> None:
+    def __init__(
+        self,
+        name: str,
+        namespace: str,
+        log_dir: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 15,
+    ) -> None:
         self.name = name
         args = ["-m", "chat.app", "--namespace", namespace, "--log-dir", str(log_dir), *extra]
         if name:
             args += ["--name", name]
         self.child = pexpect.spawn(
-            sys.executable, args, cwd=str(ROOT), env={**os.environ, **(env or {})},
-            encoding="utf-8", timeout=timeout, dimensions=(50, 200),
+            sys.executable,
+            args,
+            cwd=str(ROOT),
+            env={**os.environ, **(env or {})},
+            encoding="utf-8",
+            timeout=timeout,
+            dimensions=(50, 200),
         )
         self.id: str | None = None
 

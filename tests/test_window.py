@@ -17,6 +17,7 @@ def test_message_posted_from_another_thread_reaches_a_real_widget(tk_root):
     chat_log = ChatLog("me")
     window = ChatWindow(tk_root, "Chat with bob (abcd2345)", chat_log, on_send=lambda _t: None)
     try:
+
         def worker() -> None:
             for n in range(50):
                 calls.post(chat_log.message, "b0b", "bob", f"line {n}", f"m{n}")

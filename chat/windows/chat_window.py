@@ -8,6 +8,7 @@ only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tkinter as tk
 from collections.abc import Callable
@@ -50,8 +51,17 @@ class ChatWindow:
 
         frame = ttk.Frame(self.top, padding=6)
         frame.pack(fill="both", expand=True)
-        self.history = tk.Text(frame, wrap="word", state="disabled", height=20, width=60,
-                               padx=8, pady=6, relief="flat", cursor="arrow")
+        self.history = tk.Text(
+            frame,
+            wrap="word",
+            state="disabled",
+            height=20,
+            width=60,
+            padx=8,
+            pady=6,
+            relief="flat",
+            cursor="arrow",
+        )
         scroll = ttk.Scrollbar(frame, command=self.history.yview)
         self.history.configure(yscrollcommand=scroll.set)
         self.history.grid(row=0, column=0, columnspan=2, sticky="nsew")
@@ -74,8 +84,14 @@ class ChatWindow:
         h.tag_configure("peer", justify="left", rmargin=80)
         h.tag_configure("meta", foreground="#777", font="TkSmallCaptionFont")
         h.tag_configure("body", spacing3=6)
-        h.tag_configure("notice", justify="center", foreground="#555", font="TkSmallCaptionFont",
-                        spacing1=4, spacing3=6)
+        h.tag_configure(
+            "notice",
+            justify="center",
+            foreground="#555",
+            font="TkSmallCaptionFont",
+            spacing1=4,
+            spacing3=6,
+        )
         h.tag_configure("separator", justify="center", foreground="#36c", spacing1=6, spacing3=6)
         h.tag_configure("failed", foreground="#c00")
 
@@ -204,10 +220,8 @@ class ChatWindow:
             return
         self.closed = True
         self.log.listener = None
-        try:
+        with contextlib.suppress(tk.TclError):
             self.top.destroy()
-        except tk.TclError:
-            pass
 
 
 def _status_text(entry: Entry) -> str:
