@@ -71,6 +71,8 @@ class Broker:
         name: shown as the connection name in RabbitMQ's management UI.
         on_lost: called (on the broker thread) when the connection drops.
         on_back: called (on the broker thread) when it is up again.
+
+    More listeners can be added with :meth:`add_listener`.
     """
 
     def __init__(
@@ -82,8 +84,9 @@ class Broker:
     ) -> None:
         self.url = url
         self.name = name
-        self.on_lost = on_lost
-        self.on_back = on_back
+        self._listeners: list[tuple[Callable[[], None] | None, Callable[[], None] | None]] = []
+        if on_lost is not None or on_back is not None:
+            self._listeners.append((on_lost, on_back))
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
         self._setups: dict[int, Setup] = {}
@@ -181,7 +184,7 @@ class Broker:
                 log.info("connected to %s", redact(self.url))
             else:
                 log.warning("reconnected to %s", redact(self.url))
-                self._notify(self.on_back)
+                self._notify("back")
             self._serve()
         self._shutdown()
 
@@ -200,7 +203,7 @@ class Broker:
                     return
                 log.warning("lost the broker connection: %r", exc)
                 self._connection = self._channel = None
-                self._notify(self.on_lost)
+                self._notify("lost")
                 return
 
     def _reopen_channel(self) -> bool:
@@ -214,7 +217,7 @@ class Broker:
         except (*_CONNECTION_LOST, pika.exceptions.ChannelClosed) as exc:
             log.warning("could not reopen the channel (%r); reconnecting", exc)
             self._connection = self._channel = None
-            self._notify(self.on_lost)
+            self._notify("lost")
             return False
 
     def _shutdown(self) -> None:
@@ -226,13 +229,26 @@ class Broker:
                 log.debug("error closing the broker connection", exc_info=True)
         log.info("broker connection closed")
 
-    @staticmethod
-    def _notify(listener: Callable[[], None] | None) -> None:
-        if listener is not None:
-            try:
-                listener()
-            except Exception:
-                log.exception("broker state listener failed")
+    def add_listener(
+        self, on_lost: Callable[[], None] | None = None, on_back: Callable[[], None] | None = None
+    ) -> None:
+        """Be told (on the broker thread) when the connection drops and when it is back."""
+        self._listeners.append((on_lost, on_back))
+
+    def remove_listener(
+        self, on_lost: Callable[[], None] | None = None, on_back: Callable[[], None] | None = None
+    ) -> None:
+        if (on_lost, on_back) in self._listeners:
+            self._listeners.remove((on_lost, on_back))
+
+    def _notify(self, event: str) -> None:
+        for on_lost, on_back in list(self._listeners):
+            listener = on_lost if event == "lost" else on_back
+            if listener is not None:
+                try:
+                    listener()
+                except Exception:
+                    log.exception("broker state listener failed")
 
     # -- work from other threads ---------------------------------------------
 
