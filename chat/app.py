@@ -136,9 +136,7 @@ class App:
         try:
             self.broker.start()
         except BrokerUnavailable as exc:
-            raise RuntimeError(
-                f"The broker {str(exc)[0].lower()}{str(exc)[1:]}. {SERVER_HINT}"
-            ) from None
+            raise RuntimeError(f"{exc}. {SERVER_HINT}") from None
         host, bind = resolve_hosts(config.advertise_host, config.bind_host, config.redis_url)
         try:
             self.server, port = create_server(

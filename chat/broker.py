@@ -119,8 +119,10 @@ class Broker:
             self._stopping = True
             raise BrokerUnavailable(f"RabbitMQ did not answer at {redact(self.url)}")
         if self._first_error is not None:
+            reason = str(self._first_error).strip("() ")
             raise BrokerUnavailable(
-                f"RabbitMQ is not answering at {redact(self.url)} ({self._first_error})"
+                f"RabbitMQ is not answering at {redact(self.url)}"
+                + (f" ({reason})" if reason else "")
             )
 
     @property

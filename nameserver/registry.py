@@ -104,6 +104,24 @@ class GroupRecord:
             return None
 
 
+#: KEYS: client key, index. ARGV: record JSON, ttl, expiry score, client ID.
+#: Returns 1 refreshed, 2 written again after it vanished, 0 the ID is someone else's now.
+_HEARTBEAT = """
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  return 1
+end
+if not current then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  return 2
+end
+return 0
+"""
+
+
 class Registry:
     """The name server as seen by one client.
 
@@ -117,6 +135,7 @@ class Registry:
         self.redis = connection
         self.keys = keys or Keys()
         self.ttl = ttl
+        self._heartbeat = connection.register_script(_HEARTBEAT)
 
     # -- clients -----------------------------------------------------------
 
@@ -142,22 +161,22 @@ class Registry:
     def heartbeat(self, record: ClientRecord) -> bool:
         """Refresh the registration; returns True when it had vanished and was restored.
 
+        One atomic script: refresh when the key still holds our record, write
+        it again when it has gone (Redis restarted or was flushed).
+
         Raises:
             ClientIdLost: the record had expired and another client holds the ID now.
         """
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.expire(self.keys.client(record.id), self.ttl)
-        pipe.zadd(self.keys.clients, {record.id: time.time() + self.ttl})
-        alive, _ = pipe.execute()
-        if alive:
-            return False
-        if self._claim(record):
+        outcome = self._heartbeat(
+            keys=[self.keys.client(record.id), self.keys.clients],
+            args=[record.to_json(), self.ttl, time.time() + self.ttl, record.id],
+        )
+        if outcome == 0:
+            raise ClientIdLost(record.id)
+        if outcome == 2:
             log.warning("registration of %s had vanished from Redis; registered again", record.id)
             return True
-        current = self.get(record.id)
-        if current is not None and current == record:
-            return False
-        raise ClientIdLost(record.id)
+        return False
 
     def deregister(self, client_id: str) -> None:
         """Remove a client's record at once (on a clean exit)."""
