@@ -21,7 +21,9 @@ def _spawn(ns: str, name: str) -> pexpect.spawn:
     return pexpect.spawn(
         sys.executable,
         ["-m", "chat.app", "--name", name, "--namespace", ns, "--log-dir", "/tmp/distchat-bench"],
-        cwd=str(ROOT), encoding="utf-8", timeout=20,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=20,
     )
 
 
@@ -47,7 +49,16 @@ def startup(runs: int = 7) -> list[Result]:
         child.close()
     _cleanup(ns)
     value = median(times)
-    return [Result("startup", f"client start to menu (median of {runs})", value, "s", "<= 1.5 s", value <= 1.5)]
+    return [
+        Result(
+            "startup",
+            f"client start to menu (median of {runs})",
+            value,
+            "s",
+            "<= 1.5 s",
+            value <= 1.5,
+        )
+    ]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -78,7 +89,9 @@ def idle(seconds: float = 20.0) -> list[Result]:
     _cleanup(ns)
     return [
         Result("idle", "resident memory at the menu", rss, "MB", "<= 80 MB", rss <= 80),
-        Result("idle", f"CPU at the menu over {seconds:.0f} s", cpu, "% of a core", "< 1 %", cpu < 1),
+        Result(
+            "idle", f"CPU at the menu over {seconds:.0f} s", cpu, "% of a core", "< 1 %", cpu < 1
+        ),
     ]
 
 
@@ -102,7 +115,16 @@ def listing(count: int = 1000, runs: int = 30) -> list[Result]:
     assert len(found) == count, len(found)
     _cleanup(ns)
     value = median(times)
-    return [Result("listing", f"list {count} live clients (median of {runs})", value, "ms", "<= 30 ms", value <= 30)]
+    return [
+        Result(
+            "listing",
+            f"list {count} live clients (median of {runs})",
+            value,
+            "ms",
+            "<= 30 ms",
+            value <= 30,
+        )
+    ]
 
 
 SCENARIOS = {"startup": startup, "idle": idle, "listing": listing}
