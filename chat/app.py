@@ -79,7 +79,24 @@ def open_display() -> Any:
             "Xvfb :99 & export DISPLAY=:99"
         ) from None
     root.withdraw()
+    _drop_tk_input_hook()
     return root
+
+
+def _drop_tk_input_hook() -> None:
+    """Stop Tk from running inside the menu thread's ``input()``.
+
+    Creating a Tk root installs ``PyOS_InputHook`` so that an interactive
+    prompt keeps windows alive. Here the main thread runs the real main loop,
+    and the hook would make the menu thread spin in Tcl at 50 Hz while it
+    waits at a prompt, with the main thread's state, from the wrong thread.
+    """
+    import ctypes
+
+    try:
+        ctypes.c_void_p.in_dll(ctypes.pythonapi, "PyOS_InputHook").value = None
+    except (AttributeError, ValueError, OSError):
+        log.warning("could not remove Tk's input hook; the prompt may cost some CPU")
 
 
 def ask_username(term: Terminal, given: str | None) -> str:
