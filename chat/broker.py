@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pika
@@ -95,6 +95,10 @@ class Broker:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._first_error: BaseException | None = None
+        # Futures handed to the connection but not run yet: failed when it drops,
+        # since pika then discards their callbacks and they would never resolve.
+        self._pending: set[Future[Any]] = set()
+        self._pending_lock = threading.Lock()
 
     # -- life cycle ----------------------------------------------------------
 
@@ -205,6 +209,7 @@ class Broker:
                     return
                 log.warning("lost the broker connection: %r", exc)
                 self._connection = self._channel = None
+                self._fail_pending()
                 self._notify("lost")
                 return
 
@@ -219,10 +224,19 @@ class Broker:
         except (*_CONNECTION_LOST, pika.exceptions.ChannelClosed) as exc:
             log.warning("could not reopen the channel (%r); reconnecting", exc)
             self._connection = self._channel = None
+            self._fail_pending()
             self._notify("lost")
             return False
 
+    def _fail_pending(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, set()
+        for future in pending:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(BrokerUnavailable("the connection to RabbitMQ was lost"))
+
     def _shutdown(self) -> None:
+        self._fail_pending()
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None and connection.is_open:
             try:
@@ -268,13 +282,19 @@ class Broker:
         if connection is None or self._stopping:
             future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
             return future
+        with self._pending_lock:
+            self._pending.add(future)
         try:
             connection.add_callback_threadsafe(lambda: self._invoke(fn, future))
         except Exception:
+            with self._pending_lock:
+                self._pending.discard(future)
             future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
         return future
 
     def _invoke(self, fn: Callable[[BlockingChannel], T], future: Future[T]) -> None:
+        with self._pending_lock:
+            self._pending.discard(future)
         if not future.set_running_or_notify_cancel():
             return
         channel = self._channel
