@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+import pika.exceptions
 import pika.frame
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
@@ -40,6 +42,13 @@ CHANNEL_NAME = "insults"
 KIND = "insult"
 #: How many of its own insults a client remembers having passed on (oldest forgotten first).
 PASSED_ON_MEMORY = 10_000
+#: After the broker cancels the consumer (its queue deleted, or the broker
+#: shutting down), listen again at once; if it keeps happening, wait longer
+#: each time (doubling from RESUME_FIRST up to RESUME_CAP seconds) until
+#: RESUME_CALM seconds pass without a cancel.
+RESUME_FIRST = 0.5
+RESUME_CAP = 8.0
+RESUME_CALM = 30.0
 
 #: ``deliver(message)`` runs on the broker thread; it must hand the insult on
 #: (e.g. to the UI queue) and return. The insult is acknowledged once it returns.
@@ -51,6 +60,7 @@ class _Consumer:
     """One connection to the channel: live from :meth:`connect` until :meth:`disconnect`."""
 
     deliver: Deliver
+    setup: Callable[[BlockingChannel], None] | None = None
     active: bool = True
     setup_id: int | None = None
     channel: BlockingChannel | None = None
@@ -84,6 +94,9 @@ class InsultChannel:
         self._consumer: _Consumer | None = None
         self._passed_on: OrderedDict[str, None] = OrderedDict()  # broker thread only
         self._pending: set[Future[int]] = set()
+        self._hooked: BlockingChannel | None = None  # broker thread only
+        self._last_cancel = float("-inf")  # broker thread only
+        self._resume_delay = 0.0  # broker thread only
         self._lock = threading.Lock()
         broker.add_listener(on_lost=self._on_lost)
 
@@ -175,7 +188,11 @@ class InsultChannel:
                 auto_ack=False,
             )
             log.info("listening on %s (consumer %s)", self.queue, consumer.tag)
+            if self._hooked is not channel:
+                self._hooked = channel
+                channel.add_on_cancel_callback(lambda frame: self._on_cancelled(channel, frame))
 
+        consumer.setup = setup
         try:
             consumer.setup_id = self.broker.add_setup(setup, timeout)
         except FutureTimeout:
@@ -211,6 +228,37 @@ class InsultChannel:
         """Disconnect and stop following the broker connection."""
         self.disconnect()
         self.broker.remove_listener(on_lost=self._on_lost)
+
+    def _on_cancelled(self, channel: BlockingChannel, frame: pika.frame.Method) -> None:
+        """The broker cancelled a consumer on this channel (e.g. the queue was deleted)."""
+        consumer = self._consumer
+        if consumer is None or not consumer.active or frame.method.consumer_tag != consumer.tag:
+            return
+        now = time.monotonic()
+        if now - self._last_cancel > RESUME_CALM:
+            self._resume_delay = 0.0
+        else:
+            self._resume_delay = min(max(self._resume_delay * 2, RESUME_FIRST), RESUME_CAP)
+        self._last_cancel = now
+        log.warning(
+            "the broker cancelled consumer %s of %s; listening again in %.1f s",
+            consumer.tag,
+            self.queue,
+            self._resume_delay,
+        )
+        # A timer on the broker thread, not a call from inside pika's frame dispatch.
+        channel.connection.call_later(self._resume_delay, lambda: self._resume(consumer, channel))
+
+    def _resume(self, consumer: _Consumer, channel: BlockingChannel) -> None:
+        if not (consumer.active and consumer.channel is channel and channel.is_open):
+            return
+        assert consumer.setup is not None
+        try:
+            consumer.setup(channel)
+        except (pika.exceptions.AMQPError, OSError):
+            raise  # the broker thread reopens the channel or reconnects, and runs the setup
+        except Exception:
+            log.exception("could not listen on %s again", self.queue)
 
     def _on_message(
         self,
