@@ -93,8 +93,9 @@ class InsultChannel:
         self.max_bytes = max_bytes
         self._consumer: _Consumer | None = None
         self._passed_on: OrderedDict[str, None] = OrderedDict()  # broker thread only
-        self._pending: set[Future[int]] = set()
+        self._pending: set[Future[int | None]] = set()
         self._hooked: BlockingChannel | None = None  # broker thread only
+        self._declared: BlockingChannel | None = None  # broker thread only
         self._last_cancel = float("-inf")  # broker thread only
         self._resume_delay = 0.0  # broker thread only
         self._lock = threading.Lock()
@@ -110,25 +111,34 @@ class InsultChannel:
         """A new insult from this client (not yet sent)."""
         return ChatMessage(self.sender_id, self.sender_name, CHANNEL_NAME, text, kind=KIND)
 
-    def send(self, message: ChatMessage) -> Future[int]:
+    def send(self, message: ChatMessage, count_listeners: bool = True) -> Future[int | None]:
         """Publish ``message`` with a publisher confirm, without waiting for it.
 
-        The future holds how many *other* clients were listening when the
-        broker took the insult (0: it waits in the queue, or comes back to this
-        client if it is the only listener). It fails with
-        :class:`~chat.broker.BrokerUnavailable` when the connection is down or
-        drops before the confirm, and with pika's errors when the broker
-        refuses the insult.
+        With ``count_listeners`` the future holds how many *other* clients were
+        listening when the broker took the insult (0: it waits in the queue, or
+        comes back to this client if it is the only listener); that costs one
+        more round trip (``queue.declare``). Without it the future holds None.
+        It fails with :class:`~chat.broker.BrokerUnavailable` when the
+        connection is down or drops before the confirm, and with pika's errors
+        when the broker refuses the insult.
         """
         body = message.encode()
         properties = message.properties(persistent=True)
 
-        def publish(channel: BlockingChannel) -> int:
-            declared = self._declare(channel)
-            channel.basic_publish("", self.queue, body, properties, mandatory=True)
-            listeners = declared.method.consumer_count
+        def publish(channel: BlockingChannel) -> int | None:
+            if count_listeners or self._declared is not channel:
+                declared = self._declare(channel)
+                self._declared = channel
+            try:
+                channel.basic_publish("", self.queue, body, properties, mandatory=True)
+            except pika.exceptions.UnroutableError:  # the queue was deleted meanwhile
+                declared = self._declare(channel)
+                channel.basic_publish("", self.queue, body, properties, mandatory=True)
+            if not count_listeners:
+                return None
             consumer = self._consumer
-            return listeners - (1 if consumer is not None and consumer.active else 0)
+            own = 1 if consumer is not None and consumer.active else 0
+            return declared.method.consumer_count - own
 
         future = self.broker.submit(publish)
         with self._lock:
@@ -137,7 +147,7 @@ class InsultChannel:
         future.add_done_callback(self._forget)
         return future
 
-    def _forget(self, future: Future[int]) -> None:
+    def _forget(self, future: Future[int | None]) -> None:
         with self._lock:
             self._pending.discard(future)
 
