@@ -125,8 +125,9 @@ def _run(backlog: bool) -> list[Result]:
         _wait_until(lambda: sum(x.count for x in listeners) >= total, 120)
         elapsed = max(x.last for x in listeners) - started
         rate = total / elapsed
-        results = [
-            Result(
+        if backlog:
+            # Pure dispatch: every insult is already in the queue.
+            headline = Result(
                 scenario,
                 f"dispatch rate, {LISTENERS} listeners, {total:,} insults",
                 rate,
@@ -134,7 +135,15 @@ def _run(backlog: bool) -> list[Result]:
                 f"≥ {TARGET_RATE:,.0f} insults/s",
                 rate >= TARGET_RATE,
             )
-        ]
+        else:
+            # Bounded by the senders: a persistent insult is confirmed once on disk.
+            headline = Result(
+                scenario,
+                f"end-to-end rate, {SENDERS} senders, {LISTENERS} listeners, {total:,} insults",
+                rate,
+                "insults/s",
+            )
+        results = [headline]
         if not backlog:
             results.append(
                 Result(
