@@ -302,10 +302,14 @@ def test_the_window_shows_received_insults_and_is_the_connection(
         tk_wait(tk_root, lambda: ("own", "and your father smelt of elderberries") in window.shown())
 
         # Refused before anything is sent.
+        window.text_var.set("   ")
+        window.send()
+        assert window.status.cget("text") == "Nothing to send: the insult is empty."
         window.text_var.set("x" * 5000)
         window.send()
         assert "too long" in window.status.cget("text")
         assert window.text_var.get() == "x" * 5000
+        assert bob.texts() == ["and your father smelt of elderberries"]
 
         # Alone: told so, and the insult comes back on the left.
         bob.channel.disconnect()
@@ -335,6 +339,13 @@ def test_the_window_shows_received_insults_and_is_the_connection(
         window = tk_wait(tk_root, lambda: feature.window, what="the window again")
         tk_wait(tk_root, lambda: ("peer", "Go and boil your bottom") in window.shown())
         assert ("peer", "Your mother was a hamster") in window.shown()  # kept from before
+
+        # The broker unreachable: the insult is marked, and the user told.
+        client.broker.close()
+        window.text_var.set("Now go away or I shall taunt you a second time")
+        window.send()
+        tk_wait(tk_root, lambda: "not delivered" in window.history.get("1.0", "end"))
+        assert "was not sent" in window.status.cget("text")
     finally:
         client.run_exit_hooks()
         tk_root.update()

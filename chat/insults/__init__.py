@@ -44,6 +44,7 @@ class InsultFeature:
         self.window: Any = None  # main thread only
         self._open = False
         self._lock = threading.Lock()
+        client.broker.add_listener(on_lost=self._on_broker_lost, on_back=self._on_broker_back)
 
     # -- menu thread -----------------------------------------------------------
 
@@ -76,6 +77,12 @@ class InsultFeature:
 
     def _on_insult(self, message: ChatMessage) -> None:
         self.client.ui.post(self._received, message)
+
+    def _on_broker_lost(self) -> None:
+        self.client.ui.post(self._tell, "Lost the connection to RabbitMQ; reconnecting…")
+
+    def _on_broker_back(self) -> None:
+        self.client.ui.post(self._tell, "Connected to RabbitMQ again.")
 
     # -- main thread -----------------------------------------------------------
 
@@ -152,6 +159,9 @@ class InsultFeature:
             self.window.destroy()
             self.window = None
         self.channel.close()
+        self.client.broker.remove_listener(
+            on_lost=self._on_broker_lost, on_back=self._on_broker_back
+        )
 
 
 def _quote(text: str, limit: int = 40) -> str:
