@@ -63,13 +63,15 @@ class InsultFeature:
             self._open = True
         try:
             self.channel.connect(self._on_insult)
-        except BrokerUnavailable:
+        except BaseException as exc:
             with self._lock:
                 self._open = False
-            raise UserError(
-                "The insult channel cannot open: RabbitMQ is not answering right now. "
-                "Try again in a moment."
-            ) from None
+            if isinstance(exc, BrokerUnavailable):
+                raise UserError(
+                    "The insult channel cannot open: RabbitMQ is not answering right now. "
+                    "Try again in a moment."
+                ) from None
+            raise  # the menu logs it and tells the user
         self.client.ui.post(self._show)
         return True
 
