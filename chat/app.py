@@ -27,6 +27,7 @@ from chat.broker import Broker, BrokerUnavailable, redact
 from chat.client import Client
 from chat.config import Config, ConfigError, load
 from chat.heartbeat import Heartbeat
+from chat.insults import start as start_insults
 from chat.logsetup import setup_logging
 from chat.menu import Menu
 from chat.names import check_username
@@ -40,7 +41,9 @@ log = logging.getLogger(__name__)
 
 #: Called once the client is registered, before its gRPC server starts; each
 #: feature attaches itself here (servicers, broker setups, exit hooks).
-STARTERS: list[Callable[[Client], None]] = []
+STARTERS: list[Callable[[Client], None]] = [
+    start_insults,
+]
 
 SERVER_HINT = "Start the back end with ./start-server.sh (see README, Troubleshooting)."
 

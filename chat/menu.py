@@ -23,7 +23,10 @@ class MenuItem:
 
 def default_items() -> list[MenuItem]:
     """The menu in order. Each feature adds its entry here."""
+    from chat.insults import open_channel
+
     return [
+        MenuItem("Insult channel", open_channel),
         MenuItem("Exit", None),
     ]
 

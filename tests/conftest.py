@@ -21,12 +21,17 @@ REDIS_URL = os.environ.get("CHAT_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("CHAT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 #: Every test namespace starts with this, so leftovers on the broker are easy to find.
 TEST_PREFIX = "t-"
+#: Namespaces this test session used: only their broker names are deleted at the end,
+#: so a session never deletes the queues of another session running at the same time.
+USED_NAMESPACES: set[str] = set()
 
 
 @pytest.fixture
 def namespace() -> str:
     """A fresh namespace: Redis keys and broker names no other test shares."""
-    return f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}"
+    name = f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}"
+    USED_NAMESPACES.add(name)
+    return name
 
 
 @pytest.fixture
@@ -101,7 +106,7 @@ def spawn(namespace: str, tmp_path: Path) -> Iterator:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Delete what tests left on the broker (names start with the test prefix)."""
+    """Delete what this session's tests left on the broker (names start with a namespace)."""
     for kind in ("queues", "exchanges"):
         try:
             out = subprocess.run(
@@ -112,7 +117,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             ).stdout
         except (OSError, subprocess.TimeoutExpired):
             return
-        names = [n for n in out.split() if n.startswith(TEST_PREFIX)]
+        names = [n for n in out.split() if n.split(".", 1)[0] in USED_NAMESPACES]
         if not names:
             continue
         import pika

@@ -1,0 +1,189 @@
+"""The insult channel feature: the menu entry, the window, and the channel behind them.
+
+The window is the connection: opening it starts listening on the channel,
+closing it stops. The menu thread opens; everything that touches the window
+or its :class:`~chat.history.ChatLog` runs on the main thread (through
+``client.ui.post``); the channel's consumer runs on the broker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+from chat.broker import BrokerUnavailable
+from chat.client import Client
+from chat.history import ChatLog
+from chat.insults.channel import InsultChannel
+from chat.menu import UserError
+from chat.topology import Names
+from chat.wire import ChatMessage
+
+log = logging.getLogger(__name__)
+
+FEATURE = "insults"
+
+
+class InsultFeature:
+    """One client's insult channel: its log of insults and, while open, its window."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        me = client.me
+        self.channel = InsultChannel(
+            client.broker,
+            Names(client.config.namespace),
+            me.id,
+            me.name,
+            client.config.max_message_bytes,
+        )
+        #: Kept for the whole run, so reopening the window shows earlier insults.
+        self.log = ChatLog(me.id)  # main thread only
+        self.window: Any = None  # main thread only
+        self._open = False
+        self._lock = threading.Lock()
+        client.broker.add_listener(on_lost=self._on_broker_lost, on_back=self._on_broker_back)
+
+    # -- menu thread -----------------------------------------------------------
+
+    def open(self) -> bool:
+        """Open the window and start listening; bring it to the front if it is open.
+
+        Returns True when it was opened now, False when it was open already.
+
+        Raises:
+            UserError: the broker cannot be reached.
+        """
+        with self._lock:
+            if self._open:
+                self.client.ui.post(self._present)
+                return False
+            self._open = True
+        try:
+            self.channel.connect(self._on_insult)
+        except BaseException as exc:
+            with self._lock:
+                self._open = False
+            if isinstance(exc, BrokerUnavailable):
+                raise UserError(
+                    "The insult channel cannot open: RabbitMQ is not answering right now. "
+                    "Try again in a moment."
+                ) from None
+            raise  # the menu logs it and tells the user
+        self.client.ui.post(self._show)
+        return True
+
+    # -- broker thread ---------------------------------------------------------
+
+    def _on_insult(self, message: ChatMessage) -> None:
+        self.client.ui.post(self._received, message)
+
+    def _on_broker_lost(self) -> None:
+        self.client.ui.post(self._tell, "Lost the connection to RabbitMQ; reconnecting…")
+
+    def _on_broker_back(self) -> None:
+        self.client.ui.post(self._tell, "Connected to RabbitMQ again.")
+
+    # -- main thread -----------------------------------------------------------
+
+    def _received(self, message: ChatMessage) -> None:
+        me = self.client.me
+        if message.sender_id == me.id:
+            # An own insult that came back (no one else was listening) is still a
+            # received one: keep it on the left, apart from the sent copy.
+            self.log.message(
+                "", f"{message.sender_name} (you)", message.text, message.id, message.ts
+            )
+        else:
+            self.log.message(
+                message.sender_id, message.sender_name, message.text, message.id, message.ts
+            )
+
+    def _show(self) -> None:
+        from chat.insults.window import open_window
+
+        self.log.notice("Listening: each insult sent to the channel reaches one listener")
+        self.window = open_window(self.client.root, self.log, self._send, self._closed)
+
+    def _present(self) -> None:
+        if self.window is not None:
+            self.window.present()
+
+    def _send(self, text: str) -> str | None:
+        problem = self.channel.check(text)
+        if problem is not None:
+            return problem
+        message = self.channel.message(text)
+        me = self.client.me
+        self.log.message(me.id, me.name, text, message.id, message.ts, status="sending")
+        future = self.channel.send(message)
+        future.add_done_callback(lambda f: self.client.ui.post(self._sent, message, f))
+        return None
+
+    def _sent(self, message: ChatMessage, future: Future[int]) -> None:
+        exc = future.exception()
+        if exc is None:
+            self.log.set_status(message.id, "sent")
+            others = future.result()
+            if others == 0:
+                self._tell(
+                    "No one else is listening right now: this insult waits in the queue "
+                    "for the next listener, or comes back to you."
+                )
+            return
+        self.log.set_status(message.id, "failed")
+        if isinstance(exc, BrokerUnavailable):
+            reason = "RabbitMQ is not reachable right now"
+        else:
+            log.error("sending insult %s failed", message.id, exc_info=exc)
+            reason = "the broker refused it (details are in the log)"
+        self._tell(f"Your insult was not sent: {reason}. Try again in a moment.")
+        if self.window is None:
+            self.client.term.notify(f"Your insult {_quote(message.text)} was not sent: {reason}.")
+
+    def _tell(self, sentence: str) -> None:
+        if self.window is not None:
+            self.window.set_status(sentence)
+
+    def _closed(self) -> None:
+        """The user closed the window: stop listening."""
+        self.channel.disconnect()
+        self.window = None
+        self.log.notice("Stopped listening")
+        with self._lock:
+            self._open = False
+
+    def shutdown(self) -> None:
+        """At exit (main thread): close the window and leave the channel."""
+        if self.window is not None:
+            self.window.destroy()
+            self.window = None
+        self.channel.close()
+        self.client.broker.remove_listener(
+            on_lost=self._on_broker_lost, on_back=self._on_broker_back
+        )
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
+
+
+def start(client: Client) -> None:
+    """Attach the insult channel to a starting client."""
+    feature = InsultFeature(client)
+    client.features[FEATURE] = feature
+    client.at_exit(feature.shutdown)
+
+
+def open_channel(client: Client) -> None:
+    """Menu entry: open the insult channel's window (or bring it to the front)."""
+    feature: InsultFeature = client.features[FEATURE]
+    if feature.open():
+        client.term.say(
+            "The insult channel is open in its own window. Insults you receive appear there; "
+            "close the window to stop receiving."
+        )
+    else:
+        client.term.say("The insult channel is already open; its window is now in front.")
