@@ -21,12 +21,17 @@ REDIS_URL = os.environ.get("CHAT_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("CHAT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 #: Every test namespace starts with this, so leftovers on the broker are easy to find.
 TEST_PREFIX = "t-"
+#: Namespaces handed out in this test run: only their leftovers are deleted at the
+#: end, never the names of a test run that is still going on elsewhere.
+_USED_NAMESPACES: set[str] = set()
 
 
 @pytest.fixture
 def namespace() -> str:
     """A fresh namespace: Redis keys and broker names no other test shares."""
-    return f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}"
+    name = f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}"
+    _USED_NAMESPACES.add(name)
+    return name
 
 
 @pytest.fixture
@@ -101,7 +106,7 @@ def spawn(namespace: str, tmp_path: Path) -> Iterator:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Delete what tests left on the broker (names start with the test prefix)."""
+    """Delete what this run's tests left on the broker (names in their namespaces)."""
     for kind in ("queues", "exchanges"):
         try:
             out = subprocess.run(
@@ -112,16 +117,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             ).stdout
         except (OSError, subprocess.TimeoutExpired):
             return
-        names = [n for n in out.split() if n.startswith(TEST_PREFIX)]
+        names = [n for n in out.split() if n.split(".", 1)[0] in _USED_NAMESPACES]
         if not names:
             continue
         import pika
+        import pika.exceptions
 
         connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-        channel = connection.channel()
         for name in names:
-            if kind == "queues":
-                channel.queue_delete(name)
-            else:
-                channel.exchange_delete(name)
+            channel = connection.channel()
+            try:
+                if kind == "queues":
+                    channel.queue_delete(name)
+                else:
+                    channel.exchange_delete(name)
+                channel.close()
+            except pika.exceptions.ChannelClosedByBroker:
+                pass  # gone meanwhile, or an exclusive queue of a live connection
         connection.close()

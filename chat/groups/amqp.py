@@ -1,0 +1,96 @@
+"""The RabbitMQ side of group chats: declarations and consumers, on the broker thread.
+
+Every function here takes the broker thread's channel (see
+:meth:`chat.broker.Broker.add_setup` and :meth:`~chat.broker.Broker.submit`)
+and must run on that thread.
+
+- One durable topic exchange for all groups; the routing key is the group name.
+- A transient group's reader: an exclusive, auto-delete queue named after the
+  client and the group, bound to the exchange; it vanishes when the reader
+  leaves or its connection dies.
+- A persistent group's log: a durable stream queue bound to the exchange,
+  read from offset ``first`` or from just after the last offset delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+
+log = logging.getLogger(__name__)
+
+#: Deliveries a stream consumer may have unacknowledged (the broker's credit).
+STREAM_PREFETCH = 1000
+#: AMQP reply code when a queue exists with other arguments.
+PRECONDITION_FAILED = 406
+
+OnMessage = Callable[[BlockingChannel, Any, pika.BasicProperties, bytes], None]
+
+
+def declare_exchange(channel: BlockingChannel, exchange: str) -> None:
+    channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+
+
+def stream_arguments(max_age: str, max_bytes: int) -> dict[str, Any]:
+    """Queue arguments of a persistent group's stream: its type and retention."""
+    return {"x-queue-type": "stream", "x-max-age": max_age, "x-max-length-bytes": max_bytes}
+
+
+def declare_stream(channel: BlockingChannel, queue: str, max_age: str, max_bytes: int) -> None:
+    """Make sure the stream queue exists, accepting one created with other retention.
+
+    The declaration runs on a channel of its own: a stream created by a client
+    with other retention settings makes the broker close the declaring channel
+    (406), and that must not take the shared channel and its consumers down.
+    """
+    probe = channel.connection.channel()
+    try:
+        probe.queue_declare(queue, durable=True, arguments=stream_arguments(max_age, max_bytes))
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != PRECONDITION_FAILED:
+            raise
+        log.info("stream %s exists with other retention settings; using it as it is", queue)
+        return
+    probe.close()
+
+
+def consume_stream(
+    channel: BlockingChannel,
+    exchange: str,
+    queue: str,
+    routing_key: str,
+    offset: int | str,
+    on_message: OnMessage,
+) -> str:
+    """Bind the stream and consume it from ``offset``; returns the consumer tag."""
+    channel.queue_bind(queue, exchange, routing_key=routing_key)
+    channel.basic_qos(prefetch_count=STREAM_PREFETCH)
+    try:
+        return channel.basic_consume(
+            queue, on_message, auto_ack=False, arguments={"x-stream-offset": offset}
+        )
+    finally:
+        # Back to the channel's default, so consumers other features create
+        # later on this shared channel do not inherit the stream's prefetch.
+        channel.basic_qos(prefetch_count=0)
+
+
+def consume_transient(
+    channel: BlockingChannel, exchange: str, queue: str, routing_key: str, on_message: OnMessage
+) -> str:
+    """Declare this reader's own queue, bind it and consume it; returns the consumer tag."""
+    channel.queue_declare(queue, exclusive=True, auto_delete=True)
+    channel.queue_bind(queue, exchange, routing_key=routing_key)
+    return channel.basic_consume(queue, on_message, auto_ack=True)
+
+
+def stream_offset(properties: pika.BasicProperties) -> int | None:
+    """The ``x-stream-offset`` header a stream adds to each delivery."""
+    headers = properties.headers or {}
+    value = headers.get("x-stream-offset")
+    return value if isinstance(value, int) else None
