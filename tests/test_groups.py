@@ -23,7 +23,7 @@ from chat.config import Config
 from chat.groups import GroupManager
 from chat.groups import start as start_groups
 from chat.groups.model import check_group_name
-from chat.groups.session import LOST, NOT_CONNECTED, SEPARATOR, GroupSession
+from chat.groups.session import BACK, BACK_TRANSIENT, LOST, NOT_CONNECTED, SEPARATOR
 from chat.menu import UserError
 from chat.terminal import Terminal
 from chat.topology import Names
@@ -266,7 +266,7 @@ def test_garbage_on_the_exchange_is_dropped_and_the_chat_goes_on(members, tk_roo
 
 def test_history_then_separator_then_live_without_duplicates(members, tk_root, namespace):
     alice = members("alice")
-    sa, wa = alice.join(tk_root, "log", kind="persistent")
+    _, wa = alice.join(tk_root, "log", kind="persistent")
     assert wa.top.title() == "Group log · connected · persistent"
     for n in range(200):
         send(tk_root, wa, f"m{n}")
@@ -275,7 +275,7 @@ def test_history_then_separator_then_live_without_duplicates(members, tk_root, n
     wa.close()  # alice writes and leaves; bob comes later
 
     bob = members("bob")
-    sb, wb = bob.join(tk_root, "log", kind="persistent")
+    _, wb = bob.join(tk_root, "log", kind="persistent")
     tk_wait(tk_root, lambda: separator_at(wb) is not None, what="the separator", timeout=15)
     shown = wb.shown()
     cut = separator_at(wb)
@@ -340,3 +340,54 @@ def test_menu_flow_creates_once_then_joins_as_it_is(members, tk_root, registry):
     assert "club is open already" in bob.out.getvalue()
     assert bob.groups.joined() == ["club"]
     assert not flow.errors  # type: ignore[attr-defined]
+
+
+# -- the broker goes away ------------------------------------------------------------
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, timeout=120, capture_output=True)
+
+
+def test_broker_restart_keeps_history_and_members_carry_on(members, tk_root):
+    """Stops the whole broker for a few seconds: other test runs see it too."""
+    alice, bob = members("alice"), members("bob")
+    _, wa = alice.join(tk_root, "vault", kind="persistent")
+    _, wb = bob.join(tk_root, "vault", mode="subscribe", kind="persistent")
+    _, ta = alice.join(tk_root, "chatter")
+    _, tb = bob.join(tk_root, "chatter")
+    before = [f"kept {n}" for n in range(20)]
+    for text in before:
+        send(tk_root, wa, text)
+    tk_wait(tk_root, lambda: texts(wb) == before, what="history before the restart")
+    tk_wait(tk_root, lambda: "…" not in wa.history.get("1.0", "end"), what="all confirmed")
+
+    stopped = False
+    try:
+        rabbitmqctl("stop_app")
+        stopped = True
+        for window in (wa, wb, ta, tb):
+            tk_wait(tk_root, lambda w=window: ("notice", LOST) in w.shown(), what="lost notice")
+        send(tk_root, wa, "typed while down")
+        assert wa.text_var.get() == "typed while down"  # kept, not silently dropped
+        assert wa.status.cget("text") == NOT_CONNECTED
+        rabbitmqctl("start_app")
+        stopped = False
+    finally:
+        if stopped:
+            rabbitmqctl("start_app")
+        rabbitmqctl("await_startup")
+
+    for window, back in ((wa, BACK), (wb, BACK), (ta, BACK_TRANSIENT), (tb, BACK_TRANSIENT)):
+        tk_wait(tk_root, lambda w=window, b=back: ("notice", b) in w.shown(), 30, "back notice")
+    wa.send()  # the kept text, sent now
+    send(tk_root, ta, "transient still works")
+    after = [*before, "typed while down"]
+    tk_wait(tk_root, lambda: texts(wb) == after, what="the persistent group carries on")
+    tk_wait(tk_root, lambda: texts(tb) == ["transient still works"], what="transient too")
+
+    carol = members("carol")
+    _, wc = carol.join(tk_root, "vault", kind="persistent")
+    tk_wait(tk_root, lambda: separator_at(wc) is not None, what="carol's separator")
+    assert texts(wc) == after  # the whole history survived the restart
+    assert texts(wa) == after  # and nobody shows anything twice
