@@ -23,14 +23,14 @@ AMQP_URL = os.environ.get("CHAT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2
 TEST_PREFIX = "t-"
 #: Namespaces handed out in this test run: only their leftovers are deleted at the
 #: end, never the names of a test run that is still going on elsewhere.
-_USED_NAMESPACES: set[str] = set()
+USED_NAMESPACES: set[str] = set()
 
 
 @pytest.fixture
 def namespace() -> str:
     """A fresh namespace: Redis keys and broker names no other test shares."""
     name = f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}"
-    _USED_NAMESPACES.add(name)
+    USED_NAMESPACES.add(name)
     return name
 
 
@@ -117,7 +117,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             ).stdout
         except (OSError, subprocess.TimeoutExpired):
             return
-        names = [n for n in out.split() if n.split(".", 1)[0] in _USED_NAMESPACES]
+        names = [n for n in out.split() if n.split(".", 1)[0] in USED_NAMESPACES]
         if not names:
             continue
         import pika

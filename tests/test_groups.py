@@ -10,6 +10,7 @@ import gc
 import io
 import subprocess
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -32,8 +33,20 @@ from chat.windows.chat_window import ChatWindow
 from chat.windows.pump import Pump
 from chat.wire import ChatMessage
 from nameserver.registry import Registry
-from tests.conftest import AMQP_URL
+from tests.conftest import AMQP_URL, USED_NAMESPACES
 from tests.support import tk_wait
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A namespace outside the shared ``t-`` prefix.
+
+    Older test runs elsewhere delete every ``t-`` name on the broker when they
+    finish, which would pull a group's exchange or stream away mid-test.
+    """
+    name = f"g-{uuid.uuid4().hex[:10]}"
+    USED_NAMESPACES.add(name)  # still cleaned up at the end of this run
+    return name
 
 
 @dataclass
@@ -293,6 +306,31 @@ def test_history_then_separator_then_live_without_duplicates(members, tk_root, n
     assert texts(wc) == texts(wb)
     after = wb.shown()[cut + 1 :]
     assert ("peer", "live one") in after
+
+
+def test_leaving_in_the_middle_of_a_long_history_keeps_the_connection(members, tk_root, namespace):
+    names = Names(namespace)
+    setup = members("setup")
+    setup.join(tk_root, "big", kind="persistent")
+    setup.client.run_exit_hooks()
+    history = [ChatMessage("w", "writer", "big", f"old {n}").encode() for n in range(3000)]
+    raw_publish(names.groups_exchange, "big", history)
+
+    bob = members("bob")
+    _, side = bob.join(tk_root, "side")
+    drops: list[str] = []
+    bob.client.broker.add_listener(lambda: drops.append("lost"))
+    _, big = bob.join(tk_root, "big", kind="persistent")
+    tk_wait(tk_root, lambda: len(messages(big)) > 0, what="the history to start")
+    big.close()  # while the rest of the history is still arriving
+
+    alice = members("alice")
+    _, wa = alice.join(tk_root, "side")
+    send(tk_root, wa, "still connected?")
+    tk_wait(tk_root, lambda: texts(side) == ["still connected?"], what="bob's other group")
+    assert drops == []
+    assert ("notice", LOST) not in side.shown()
+    assert bob.client.broker.connected
 
 
 # -- the menu ---------------------------------------------------------------------

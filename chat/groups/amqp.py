@@ -59,6 +59,19 @@ def declare_stream(channel: BlockingChannel, queue: str, max_age: str, max_bytes
     probe.close()
 
 
+def open_stream_channel(channel: BlockingChannel) -> BlockingChannel:
+    """A channel of the stream consumer's own on the broker thread's connection.
+
+    A stream consumer lives on its own channel so that its prefetch and its
+    acknowledgements never mix with the shared channel's other consumers, and
+    so that leaving can close it without rejecting anything (see
+    :func:`close_without_rejects`).
+    """
+    own = channel.connection.channel()
+    own.basic_qos(prefetch_count=STREAM_PREFETCH)
+    return own
+
+
 def consume_stream(
     channel: BlockingChannel,
     exchange: str,
@@ -69,15 +82,25 @@ def consume_stream(
 ) -> str:
     """Bind the stream and consume it from ``offset``; returns the consumer tag."""
     channel.queue_bind(queue, exchange, routing_key=routing_key)
-    channel.basic_qos(prefetch_count=STREAM_PREFETCH)
-    try:
-        return channel.basic_consume(
-            queue, on_message, auto_ack=False, arguments={"x-stream-offset": offset}
-        )
-    finally:
-        # Back to the channel's default, so consumers other features create
-        # later on this shared channel do not inherit the stream's prefetch.
-        channel.basic_qos(prefetch_count=0)
+    return channel.basic_consume(
+        queue, on_message, auto_ack=False, arguments={"x-stream-offset": offset}
+    )
+
+
+def close_without_rejects(channel: BlockingChannel) -> None:
+    """Close a stream consumer's channel, dropping what is still on its way.
+
+    pika's ``BlockingChannel.basic_cancel`` and ``close`` reject the
+    deliveries not yet handed to the callback, and a stream queue answers a
+    reject by closing the whole connection (540 NOT_IMPLEMENTED), which would
+    take every other feature's consumers down with it. Closing the underlying
+    channel object cancels the consumer without rejecting: deliveries that
+    arrive while it closes are ignored, and the broker forgets them with the
+    channel.
+    """
+    impl = channel._impl  # the asynchronous channel under the blocking facade
+    if impl.is_open:
+        impl.close()
 
 
 def consume_transient(

@@ -48,6 +48,8 @@ NOT_CONNECTED = (
     "Send it again once the window says the connection is back."
 )
 SENDING = "Sending…"
+#: A stream consumer acknowledges once per this many deliveries (under its prefetch).
+ACK_EVERY = 100
 READ_ONLY = "You subscribed to this group: it is read only."
 
 
@@ -84,6 +86,8 @@ class GroupSession:
         self._consumer_tag: str | None = None
         self._last_offset: int | None = None
         self._setup_id: int | None = None
+        self._stream_channel: BlockingChannel | None = None
+        self._unacked = 0
         # UI thread only.
         self._live = kind == "transient"
         self._pending: dict[str, _Pending] = {}
@@ -151,13 +155,18 @@ class GroupSession:
             return
         amqp.declare_exchange(channel, self.exchange)
         if self.kind == "persistent":
+            if self._stream_channel is not None and self._stream_channel.is_open:
+                return  # only the shared channel was reopened; ours still consumes
             config = self.client.config
             amqp.declare_stream(channel, self.queue, config.group_max_age, config.group_max_bytes)
+            own = amqp.open_stream_channel(channel)
             # Resume just after what was delivered, so a reconnect shows no duplicate.
             offset: int | str = "first" if self._last_offset is None else self._last_offset + 1
+            self._unacked = 0
             self._consumer_tag = amqp.consume_stream(
-                channel, self.exchange, self.queue, self.name, offset, self._on_message
+                own, self.exchange, self.queue, self.name, offset, self._on_message
             )
+            self._stream_channel = own
         else:
             self._consumer_tag = amqp.consume_transient(
                 channel, self.exchange, self.queue, self.name, self._on_message
@@ -167,11 +176,17 @@ class GroupSession:
         self, channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes
     ) -> None:
         if self.kind == "persistent":
-            channel.basic_ack(method.delivery_tag)
+            if self.closed or channel is not self._stream_channel or not channel.is_open:
+                return  # on its way when we left; the broker forgets it with the channel
+            # Acknowledgements only return credit to a stream; one for many is enough.
+            self._unacked += 1
+            if self._unacked >= ACK_EVERY:
+                channel.basic_ack(method.delivery_tag, multiple=True)
+                self._unacked = 0
             offset = amqp.stream_offset(properties)
             if offset is not None:
                 self._last_offset = offset
-        if self.closed:
+        elif self.closed:
             return
         try:
             msg = ChatMessage.decode(body)
@@ -334,10 +349,14 @@ class GroupSession:
         leave = self._notice("leave")
 
         def stop(channel: BlockingChannel) -> None:
-            if self._consumer_tag is not None:
-                tag, self._consumer_tag = self._consumer_tag, None
-                channel.basic_cancel(tag)
-            if self.kind == "transient":
+            tag, self._consumer_tag = self._consumer_tag, None
+            if self.kind == "persistent":
+                if self._stream_channel is not None:
+                    amqp.close_without_rejects(self._stream_channel)
+                    self._stream_channel = None
+            else:
+                if tag is not None:
+                    channel.basic_cancel(tag)
                 channel.queue_delete(self.queue)
             if announce:
                 body, properties = leave.encode(), self._properties(leave)
