@@ -32,6 +32,8 @@ from chat.ui import UiQueue
 from chat.windows.chat_window import ChatWindow
 from chat.windows.pump import Pump
 from chat.wire import ChatMessage
+from nameserver.keys import Keys
+from nameserver.members import GroupMembers
 from nameserver.registry import Registry
 from tests.conftest import AMQP_URL, USED_NAMESPACES
 from tests.support import tk_wait
@@ -158,6 +160,17 @@ def test_good_group_names_are_kept():
     assert check_group_name("x" * 64) == "x" * 64
 
 
+def test_a_member_that_stops_refreshing_vanishes(redis_conn, namespace):
+    keys = Keys(namespace)
+    GroupMembers(redis_conn, keys, ttl=15).refresh("alive123", ["club", "chess"])
+    GroupMembers(redis_conn, keys, ttl=-1).refresh("dead4567", ["club"])  # expired already
+    members = GroupMembers(redis_conn, keys)
+    assert members.live("club") == ["alive123"]
+    assert members.live("chess") == ["alive123"]
+    members.leave("alive123", "chess")
+    assert members.live("chess") == []
+
+
 # -- transient groups --------------------------------------------------------------
 
 
@@ -220,14 +233,18 @@ def test_leaving_leaves_no_queue_and_the_others_see_it(members, tk_root, namespa
     assert all(q.startswith(namespace) for q in queues)
     assert all(queue_exists(q) for q in queues)
     assert alice.groups.joined() == ["hall"]
+    in_hall = alice.groups.members.live
+    assert sorted(in_hall("hall")) == sorted([alice.id, bob.id])
 
     wb.close()  # bob closes his window
     tk_wait(tk_root, lambda: ("notice", "bob left") in wa.shown(), what="bob left notice")
     assert bob.groups.joined() == []
+    tk_wait(tk_root, lambda: in_hall("hall") == [alice.id], what="bob out of the name server")
     tk_wait(tk_root, lambda: not queue_exists(sb.queue), what="bob's queue gone")
 
     alice.client.run_exit_hooks()  # alice quits the client
     assert alice.groups.joined() == []
+    assert in_hall("hall") == []
     assert wa.closed
     assert not queue_exists(sa.queue)
 
@@ -378,6 +395,25 @@ def test_menu_flow_creates_once_then_joins_as_it_is(members, tk_root, registry):
     assert "club is open already" in bob.out.getvalue()
     assert bob.groups.joined() == ["club"]
     assert not flow.errors  # type: ignore[attr-defined]
+
+
+def test_real_client_joins_from_the_menu_and_leaves_at_exit(spawn, registry, namespace):
+    alice = spawn("alice")
+    alice.choose("Group chat")
+    alice.expect("Group name")
+    alice.child.sendline("lobby")
+    alice.expect(r"\[c/s\]")
+    alice.child.sendline("c")
+    alice.expect(r"\[t/p\]")
+    alice.child.sendline("t")
+    alice.expect("Opened group lobby \\(connected, transient\\) in a new window.")
+    alice.expect("Choose")
+    assert registry.get_group("lobby").kind == "transient"
+    queue = Names(namespace).group_member_queue("lobby", alice.id)
+    assert queue_exists(queue)
+    alice.choose("Exit")
+    assert alice.exit_status() == 0
+    assert not queue_exists(queue)
 
 
 # -- the broker goes away ------------------------------------------------------------

@@ -28,6 +28,7 @@ from chat.groups.model import (
 )
 from chat.groups.session import READ_ONLY, GroupSession
 from chat.menu import UserError
+from nameserver.members import GroupMembers
 from nameserver.registry import GroupRecord
 
 if TYPE_CHECKING:
@@ -46,6 +47,13 @@ class GroupManager:
         self._lock = threading.Lock()
         self._sessions: dict[str, GroupSession] = {}
         self._windows: dict[str, Any] = {}  # UI thread only
+        registry = client.registry
+        self.members = GroupMembers(registry.redis, registry.keys, client.config.client_ttl)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._left: set[str] = set()  # groups left, whose membership is still to remove
+        self._refresher = threading.Thread(target=self._refresh, name="groups", daemon=True)
+        self._refresher.start()
 
     # -- for other features (any thread) ---------------------------------------
 
@@ -166,13 +174,48 @@ class GroupManager:
             self._forget(session)
             log.warning("joining group %s failed: %r", name, exc)
             raise UserError(f"Could not join {name}: {UNREACHABLE}") from None
+        self._publish_membership([name])
         self.client.ui.post(self._open_window, session)
         return session
 
+    # -- membership in the name server ---------------------------------------
+
+    def _publish_membership(self, names: list[str]) -> None:
+        if not names:
+            return
+        try:
+            self.members.refresh(self.client.me.id, names)
+        except redis.RedisError as exc:
+            log.warning("could not record group membership: %s", exc)
+
+    def _refresh(self) -> None:
+        """Keep this client's memberships alive, like the client heartbeat.
+
+        Also removes the memberships of groups left on the UI thread, so Tk
+        never waits for Redis.
+        """
+        while not self._stop.is_set():
+            self._wake.wait(self.client.config.heartbeat_interval)
+            self._wake.clear()
+            with self._lock:
+                left, self._left = self._left, set()
+            for name in sorted(left):
+                self._forget_membership(name)
+            self._publish_membership(self.joined())
+
+    def _forget_membership(self, name: str) -> None:
+        try:
+            self.members.leave(self.client.me.id, name)
+        except redis.RedisError as exc:
+            log.warning("could not remove group membership: %s", exc)
+
     def _forget(self, session: GroupSession) -> None:
         with self._lock:
-            if self._sessions.get(session.name) is session:
-                del self._sessions[session.name]
+            if self._sessions.get(session.name) is not session:
+                return
+            del self._sessions[session.name]
+            self._left.add(session.name)
+        self._wake.set()
 
     # -- windows (UI thread) ---------------------------------------------------
 
@@ -221,8 +264,13 @@ class GroupManager:
 
     def close_all(self) -> None:
         """At exit (UI thread): leave every group, announcing it, before the broker closes."""
+        self._stop.set()
+        self._wake.set()
         with self._lock:
             sessions, self._sessions = list(self._sessions.values()), {}
+            left, self._left = self._left, set()
+        for name in sorted(left | {session.name for session in sessions}):
+            self._forget_membership(name)  # at exit waiting for Redis is fine
         for session in sessions:
             window = self._windows.pop(session.name, None)
             if window is not None:
