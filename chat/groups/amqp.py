@@ -29,6 +29,11 @@ STREAM_PREFETCH = 1000
 #: AMQP reply code when a queue exists with other arguments.
 PRECONDITION_FAILED = 406
 
+
+class StreamRefused(Exception):
+    """The broker would not create or open a persistent group's stream."""
+
+
 OnMessage = Callable[[BlockingChannel, Any, pika.BasicProperties, bytes], None]
 
 
@@ -53,7 +58,8 @@ def declare_stream(channel: BlockingChannel, queue: str, max_age: str, max_bytes
         probe.queue_declare(queue, durable=True, arguments=stream_arguments(max_age, max_bytes))
     except pika.exceptions.ChannelClosedByBroker as exc:
         if exc.reply_code != PRECONDITION_FAILED:
-            raise
+            # Not a channel error of the shared channel: that one is fine.
+            raise StreamRefused(f"{exc.reply_code} {exc.reply_text}") from None
         log.info("stream %s exists with other retention settings; using it as it is", queue)
         return
     probe.close()

@@ -17,6 +17,7 @@ import pika.exceptions
 import redis
 
 from chat.broker import BrokerUnavailable
+from chat.groups.amqp import StreamRefused
 from chat.groups.model import (
     Kind,
     Mode,
@@ -170,6 +171,12 @@ class GroupManager:
         except ValueError as exc:
             self._forget(session)
             raise UserError(str(exc)) from None
+        except StreamRefused as exc:
+            self._forget(session)
+            log.error("the broker refused the stream of group %s: %s", name, exc)
+            raise UserError(
+                f"Could not join {name}: the chat server refused to open its history ({exc})."
+            ) from None
         except (BrokerUnavailable, TimeoutError, pika.exceptions.AMQPError) as exc:
             self._forget(session)
             log.warning("joining group %s failed: %r", name, exc)

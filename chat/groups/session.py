@@ -259,7 +259,8 @@ class GroupSession:
         msg = ChatMessage(me.id, me.name, self.name, text)
         body, properties = msg.encode(), self._properties(msg)
         self._pending[msg.id] = _Pending(msg)
-        self._say(SENDING)
+        # After the window has cleared its status line for the text it took.
+        self.client.ui.post(self._show_sending, msg.id)
         future = broker.submit(
             lambda ch: ch.basic_publish(self.exchange, self.name, body, properties, True)
         )
@@ -305,6 +306,10 @@ class GroupSession:
         self._pending.pop(msg_id, None)
         if not self._pending:
             self._say("")
+
+    def _show_sending(self, msg_id: str) -> None:
+        if msg_id in self._pending:
+            self._say(SENDING)
 
     def _say(self, text: str) -> None:
         if self.on_status is not None:
