@@ -159,14 +159,13 @@ class GroupSession:
                 return  # only the shared channel was reopened; ours still consumes
             config = self.client.config
             amqp.declare_stream(channel, self.queue, config.group_max_age, config.group_max_bytes)
-            own = amqp.open_stream_channel(channel)
+            self._stream_channel = own = amqp.open_stream_channel(channel)
+            self._unacked = 0
             # Resume just after what was delivered, so a reconnect shows no duplicate.
             offset: int | str = "first" if self._last_offset is None else self._last_offset + 1
-            self._unacked = 0
             self._consumer_tag = amqp.consume_stream(
                 own, self.exchange, self.queue, self.name, offset, self._on_message
             )
-            self._stream_channel = own
         else:
             self._consumer_tag = amqp.consume_transient(
                 channel, self.exchange, self.queue, self.name, self._on_message
