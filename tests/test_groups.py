@@ -325,6 +325,21 @@ def test_history_then_separator_then_live_without_duplicates(members, tk_root, n
     assert ("peer", "live one") in after
 
 
+def test_a_message_nobody_can_receive_is_marked_not_delivered(members, tk_root, namespace):
+    alice = members("alice")
+    session, wa = alice.join(tk_root, "cut", kind="persistent")
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:  # someone cuts the group's log off the exchange
+        names = Names(namespace)
+        connection.channel().queue_unbind(session.queue, names.groups_exchange, "cut")
+    finally:
+        connection.close()
+    send(tk_root, wa, "into the void")
+    tk_wait(tk_root, lambda: "not delivered" in wa.history.get("1.0", "end"), what="the mark")
+    assert messages(wa) == [("own", "into the void")]
+    assert wa.text_var.get() == ""  # taken, and shown as lost rather than dropped
+
+
 def test_leaving_in_the_middle_of_a_long_history_keeps_the_connection(members, tk_root, namespace):
     names = Names(namespace)
     setup = members("setup")
