@@ -225,6 +225,20 @@ def test_three_members_see_the_same_messages_in_the_same_order(members, tk_root)
     assert "sneaky" not in texts(wd) + texts(wa)
 
 
+def test_several_groups_at_once_never_mix(members, tk_root):
+    alice, bob = members("alice"), members("bob")
+    groups = {"team": "transient", "team.blue": "persistent", "team-blue": "transient"}
+    mine = {name: alice.join(tk_root, name, kind=kind)[1] for name, kind in groups.items()}
+    theirs = {name: bob.join(tk_root, name, kind=kind)[1] for name, kind in groups.items()}
+    assert alice.groups.joined() == sorted(groups)
+    for name, window in mine.items():
+        send(tk_root, window, f"only for {name}")
+    for name, window in theirs.items():
+        tk_wait(tk_root, lambda w=window, n=name: texts(w) == [f"only for {n}"], what=name)
+    for name, window in mine.items():
+        tk_wait(tk_root, lambda w=window, n=name: texts(w) == [f"only for {n}"], what=name)
+
+
 def test_leaving_leaves_no_queue_and_the_others_see_it(members, tk_root, namespace):
     alice, bob = members("alice"), members("bob")
     sa, wa = alice.join(tk_root, "hall")
