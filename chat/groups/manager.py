@@ -59,9 +59,9 @@ class GroupManager:
     # -- for other features (any thread) ---------------------------------------
 
     def joined(self) -> list[str]:
-        """Names of the groups this client has open, sorted."""
+        """Names of the groups this client has open, sorted (not those still joining)."""
         with self._lock:
-            return sorted(self._sessions)
+            return sorted(name for name, session in self._sessions.items() if session.active)
 
     def session(self, name: str) -> GroupSession | None:
         with self._lock:

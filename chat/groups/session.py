@@ -80,6 +80,8 @@ class GroupSession:
         self.names = Names(client.config.namespace)
         self.log = ChatLog(client.me.id)
         self.closed = False
+        #: True once joined (consuming, join announced) and until left.
+        self.active = False
         self._inbox: list[ChatMessage] = []
         self._inbox_lock = threading.Lock()
         # Broker thread only.
@@ -132,6 +134,7 @@ class GroupSession:
         except Exception:
             self._stop(wait=True, timeout=timeout, announce=False)
             raise
+        self.active = True
         log.info("joined group %s (%s, %s)", self.name, self.mode, self.kind)
         if self._live:
             self.client.ui.post(self.log.notice, self._joined_text())
@@ -346,6 +349,7 @@ class GroupSession:
 
     def _stop(self, wait: bool, timeout: float, announce: bool) -> None:
         self.closed = True
+        self.active = False
         broker = self.client.broker
         broker.remove_listener(self._on_lost, self._on_back)
         if self._setup_id is not None:
