@@ -482,10 +482,11 @@ def test_broker_restart_keeps_history_and_members_carry_on(members, tk_root):
     send(tk_root, ta, "transient still works")
     after = [*before, "typed while down"]
     tk_wait(tk_root, lambda: texts(wb) == after, what="the persistent group carries on")
+    tk_wait(tk_root, lambda: texts(wa) == after, what="the sender's own window too")
     tk_wait(tk_root, lambda: texts(tb) == ["transient still works"], what="transient too")
 
     carol = members("carol")
     _, wc = carol.join(tk_root, "vault", kind="persistent")
     tk_wait(tk_root, lambda: separator_at(wc) is not None, what="carol's separator")
     assert texts(wc) == after  # the whole history survived the restart
-    assert texts(wa) == after  # and nobody shows anything twice
+    assert texts(wa) == texts(wb) == after  # and nobody shows anything twice
