@@ -476,8 +476,12 @@ def test_broker_restart_keeps_history_and_members_carry_on(members, tk_root):
         rabbitmqctl("start_app")  # a no-op when it is running
         rabbitmqctl("await_startup")
 
+    def last_word(window: ChatWindow) -> str:
+        said = [t for s, t in window.shown() if s == "notice" and t in (LOST, BACK, BACK_TRANSIENT)]
+        return said[-1] if said else ""
+
     for window, back in ((wa, BACK), (wb, BACK), (ta, BACK_TRANSIENT), (tb, BACK_TRANSIENT)):
-        tk_wait(tk_root, lambda w=window, b=back: ("notice", b) in w.shown(), 30, "back notice")
+        tk_wait(tk_root, lambda w=window, b=back: last_word(w) == b, 30, "back notice")
     wa.send()  # the kept text, sent now
     send(tk_root, ta, "transient still works")
     after = [*before, "typed while down"]
