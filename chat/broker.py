@@ -177,6 +177,15 @@ class Broker:
                 time.sleep(delay)
                 delay = min(delay * 2, BACKOFF_CAP)
                 continue
+            except pika.exceptions.ChannelClosed as exc:
+                # A setup was refused right after connecting (say, an exclusive
+                # queue still held by our previous connection, which the broker
+                # has not yet found dead): start over later rather than die.
+                log.warning("setup refused after connecting (%r); next try in %.1f s", exc, delay)
+                self._shutdown()
+                time.sleep(delay)
+                delay = min(delay * 2, BACKOFF_CAP)
+                continue
             delay = BACKOFF_FIRST
             if first:
                 first = False

@@ -445,6 +445,28 @@ def test_real_client_joins_from_the_menu_and_leaves_at_exit(spawn, registry, nam
     assert not queue_exists(queue)
 
 
+def test_reconnect_survives_a_setup_the_broker_refuses_for_a_while(members, tk_root, namespace):
+    """A declaration refused right after reconnecting is retried, not fatal."""
+    alice = members("alice")
+    _, wa = alice.join(tk_root, "x")
+    exchange = Names(namespace).groups_exchange
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        # Someone re-creates the groups exchange with another type: alice's
+        # declaration of it will be refused (406) when she reconnects.
+        channel = connection.channel()
+        channel.exchange_delete(exchange)
+        channel.exchange_declare(exchange, "fanout", durable=True)
+        alice.client.broker.submit(lambda ch: ch.connection.close())  # alice's link drops
+        tk_wait(tk_root, lambda: ("notice", LOST) in wa.shown(), what="alice lost")
+        channel.exchange_delete(exchange)  # put right: the next try declares it again
+    finally:
+        connection.close()
+    tk_wait(tk_root, lambda: ("notice", BACK_TRANSIENT) in wa.shown(), 30, "alice back")
+    send(tk_root, wa, "anyone?")
+    tk_wait(tk_root, lambda: texts(wa) == ["anyone?"], what="her queue is bound again")
+
+
 # -- the broker goes away ------------------------------------------------------------
 
 
