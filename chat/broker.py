@@ -225,7 +225,7 @@ class Broker:
             return True
         except (*_CONNECTION_LOST, pika.exceptions.ChannelClosed) as exc:
             log.warning("could not reopen the channel (%r); reconnecting", exc)
-            self._connection = self._channel = None
+            self._shutdown()  # the connection may still be up, with consumers on other channels
             self._notify("lost")
             return False
 

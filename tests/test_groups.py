@@ -467,6 +467,30 @@ def test_reconnect_survives_a_setup_the_broker_refuses_for_a_while(members, tk_r
     tk_wait(tk_root, lambda: texts(wa) == ["anyone?"], what="her queue is bound again")
 
 
+def test_a_channel_error_with_a_refused_setup_does_not_leave_a_stale_connection(
+    members, tk_root, namespace
+):
+    alice = members("alice")
+    _, wa = alice.join(tk_root, "y")
+    exchange = Names(namespace).groups_exchange
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        channel = connection.channel()
+        channel.exchange_delete(exchange)
+        channel.exchange_declare(exchange, "fanout", durable=True)
+        # Some feature's mistake closes the shared channel; re-running the
+        # setups on a new channel is refused, so the client must reconnect,
+        # and its old connection must go (it holds alice's exclusive queue).
+        alice.client.broker.submit(lambda ch: ch.queue_declare("no-such-queue", passive=True))
+        tk_wait(tk_root, lambda: ("notice", LOST) in wa.shown(), what="alice lost")
+        channel.exchange_delete(exchange)
+    finally:
+        connection.close()
+    tk_wait(tk_root, lambda: ("notice", BACK_TRANSIENT) in wa.shown(), 30, "alice back")
+    send(tk_root, wa, "anyone?")
+    tk_wait(tk_root, lambda: texts(wa) == ["anyone?"], what="her queue is bound again")
+
+
 # -- the broker goes away ------------------------------------------------------------
 
 
