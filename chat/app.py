@@ -26,6 +26,7 @@ from chat.address import resolve_hosts
 from chat.broker import Broker, BrokerUnavailable, redact
 from chat.client import Client
 from chat.config import Config, ConfigError, load
+from chat.groups import start as start_groups
 from chat.heartbeat import Heartbeat
 from chat.insults import start as start_insults
 from chat.logsetup import setup_logging
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 #: Called once the client is registered, before its gRPC server starts; each
 #: feature attaches itself here (servicers, broker setups, exit hooks).
 STARTERS: list[Callable[[Client], None]] = [
+    start_groups,
     start_insults,
 ]
 

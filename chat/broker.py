@@ -183,6 +183,15 @@ class Broker:
                 time.sleep(delay)
                 delay = min(delay * 2, BACKOFF_CAP)
                 continue
+            except pika.exceptions.ChannelClosed as exc:
+                # A setup was refused right after connecting (say, an exclusive
+                # queue still held by our previous connection, which the broker
+                # has not yet found dead): start over later rather than die.
+                log.warning("setup refused after connecting (%r); next try in %.1f s", exc, delay)
+                self._shutdown()
+                time.sleep(delay)
+                delay = min(delay * 2, BACKOFF_CAP)
+                continue
             delay = BACKOFF_FIRST
             if first:
                 first = False
@@ -223,8 +232,7 @@ class Broker:
             return True
         except (*_CONNECTION_LOST, pika.exceptions.ChannelClosed) as exc:
             log.warning("could not reopen the channel (%r); reconnecting", exc)
-            self._connection = self._channel = None
-            self._fail_pending()
+            self._shutdown()  # the connection may still be up, with consumers on other channels
             self._notify("lost")
             return False
 

@@ -26,6 +26,7 @@ def default_items() -> list[MenuItem]:
     from chat.insults import open_channel
 
     return [
+        MenuItem("Group chat", lambda client: client.features["groups"].run_menu()),
         MenuItem("Insult channel", open_channel),
         MenuItem("Exit", None),
     ]

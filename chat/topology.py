@@ -25,6 +25,10 @@ class Names:
         """Stream queue holding a persistent group's history."""
         return f"{self.namespace}.group.{group}"
 
+    def group_member_queue(self, group: str, client_id: str) -> str:
+        """Exclusive, auto-delete queue of one client reading a transient group."""
+        return f"{self.namespace}.member.{client_id}.{group}"
+
     @property
     def discovery_exchange(self) -> str:
         """Fanout exchange that every client listens on for discovery requests."""

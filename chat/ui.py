@@ -50,13 +50,16 @@ class UiQueue:
 
         A call that raises is logged and the rest still run.
         """
-        with self._lock:
-            self._signalled = False
+        # Empty the pipe first, then lower the flag: lowered first, a wake-up
+        # byte written in between would be swallowed here while the flag stayed
+        # raised, and no later post would ever wake the main thread again.
         try:
             while os.read(self.read_fd, 4096):
                 pass
         except (BlockingIOError, OSError):
             pass
+        with self._lock:
+            self._signalled = False
         ran = 0
         while True:
             try:

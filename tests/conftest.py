@@ -21,8 +21,8 @@ REDIS_URL = os.environ.get("CHAT_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("CHAT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 #: Every test namespace starts with this, so leftovers on the broker are easy to find.
 TEST_PREFIX = "t-"
-#: Namespaces this test session used: only their broker names are deleted at the end,
-#: so a session never deletes the queues of another session running at the same time.
+#: Namespaces handed out in this test run: only their leftovers are deleted at the
+#: end, never the names of a test run that is still going on elsewhere.
 USED_NAMESPACES: set[str] = set()
 
 
@@ -106,7 +106,7 @@ def spawn(namespace: str, tmp_path: Path) -> Iterator:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Delete what this session's tests left on the broker (names start with a namespace)."""
+    """Delete what this run's tests left on the broker (names in their namespaces)."""
     for kind in ("queues", "exchanges"):
         try:
             out = subprocess.run(
@@ -121,12 +121,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if not names:
             continue
         import pika
+        import pika.exceptions
 
         connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-        channel = connection.channel()
         for name in names:
-            if kind == "queues":
-                channel.queue_delete(name)
-            else:
-                channel.exchange_delete(name)
+            channel = connection.channel()
+            try:
+                if kind == "queues":
+                    channel.queue_delete(name)
+                else:
+                    channel.exchange_delete(name)
+                channel.close()
+            except pika.exceptions.ChannelClosedByBroker:
+                pass  # gone meanwhile, or an exclusive queue of a live connection
         connection.close()

@@ -1,0 +1,293 @@
+"""The group chats of one client: the menu flow, the open sessions and their windows.
+
+Attached at start-up as ``client.features["groups"]``. The menu thread calls
+:meth:`GroupManager.run_menu` and :meth:`GroupManager.join_interactive`; any
+thread may call :meth:`GroupManager.joined`. Windows are made and closed on
+the Tk main thread only, through ``client.ui.post``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import pika.exceptions
+import redis
+
+from chat.broker import BrokerUnavailable
+from chat.groups.amqp import StreamRefused
+from chat.groups.model import (
+    Kind,
+    Mode,
+    check_group_name,
+    mode_label,
+    parse_kind,
+    parse_mode,
+    window_title,
+)
+from chat.groups.session import READ_ONLY, GroupSession
+from chat.menu import UserError
+from nameserver.members import GroupMembers
+from nameserver.registry import GroupRecord
+
+if TYPE_CHECKING:
+    from chat.client import Client
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = "the chat server (RabbitMQ) is not reachable right now; try again in a moment."
+
+
+class GroupManager:
+    """Joins groups, keeps one session and one window per open group, leaves them."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._sessions: dict[str, GroupSession] = {}
+        self._windows: dict[str, Any] = {}  # UI thread only
+        registry = client.registry
+        self.members = GroupMembers(registry.redis, registry.keys, client.config.client_ttl)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._left: set[str] = set()  # groups left, whose membership is still to remove
+        self._refresher = threading.Thread(target=self._refresh, name="groups", daemon=True)
+        self._refresher.start()
+
+    # -- for other features (any thread) ---------------------------------------
+
+    def joined(self) -> list[str]:
+        """Names of the groups this client has open, sorted (not those still joining)."""
+        with self._lock:
+            return sorted(name for name, session in self._sessions.items() if session.active)
+
+    def session(self, name: str) -> GroupSession | None:
+        with self._lock:
+            return self._sessions.get(name)
+
+    # -- the menu (menu thread) ----------------------------------------------
+
+    def run_menu(self) -> None:
+        """Menu item "Group chat": ask for a group name, then join it."""
+        term = self.client.term
+        while True:
+            raw = term.ask("Group name (letters, digits, - _ .; empty to go back): ")
+            if not raw.strip():
+                return
+            try:
+                name = check_group_name(raw)
+            except ValueError as exc:
+                term.say(str(exc))
+                continue
+            self.join_interactive(name)
+            return
+
+    def join_interactive(self, name: str) -> None:
+        """Ask connect or subscribe (and the kind of a new group), join, open the window.
+
+        Raises:
+            UserError: the name is not valid, the group is open already, or
+                the name server or the broker cannot be reached.
+        """
+        try:
+            name = check_group_name(name)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        term = self.client.term
+        if self.session(name) is not None:
+            self.client.ui.post(self._present, name)
+            raise UserError(f"Group {name} is open already; its window is brought to the front.")
+        mode = self._ask(
+            term, "Connect (read and write) or subscribe (read only)? [c/s]: ", parse_mode
+        )
+        record = self._lookup(name)
+        if record is None:
+            kind = self._ask(
+                term,
+                f"{name} is a new group. Transient (messages from now on) or "
+                "persistent (keeps the history)? [t/p]: ",
+                parse_kind,
+            )
+            record, created = self._claim(name, kind)
+            if created:
+                term.say(f"Created the {record.kind} group {name}.")
+            else:
+                term.say(
+                    f"{record.creator_name} has just created {name} as a {record.kind} group; "
+                    "joining it as it is."
+                )
+        else:
+            term.say(f"{name} is a {record.kind} group; joining it as it is.")
+        self.join(name, mode, record.kind)
+        term.say(f"Opened group {name} ({mode_label(mode)}, {record.kind}) in a new window.")
+
+    @staticmethod
+    def _ask(term: Any, prompt: str, parse: Any) -> Any:
+        while True:
+            answer = term.ask(prompt)
+            value = parse(answer)
+            if value is not None:
+                return value
+            term.say(f"{answer.strip()!r} is not one of the choices; type the letter in brackets.")
+
+    def _lookup(self, name: str) -> GroupRecord | None:
+        try:
+            return self.client.registry.get_group(name)
+        except redis.RedisError:
+            log.exception("looking up group %s failed", name)
+            raise UserError(
+                "The name server (Redis) is not answering; try again in a moment."
+            ) from None
+
+    def _claim(self, name: str, kind: Kind) -> tuple[GroupRecord, bool]:
+        me = self.client.me
+        try:
+            return self.client.registry.claim_group(
+                GroupRecord(name, kind, me.id, me.name, time.time())
+            )
+        except redis.RedisError:
+            log.exception("creating group %s failed", name)
+            raise UserError(
+                "The name server (Redis) is not answering; try again in a moment."
+            ) from None
+
+    # -- joining and leaving ---------------------------------------------------
+
+    def join(self, name: str, mode: Mode, kind: Kind) -> GroupSession:
+        """Join ``name`` as it is recorded and open its window (not on the UI thread).
+
+        Raises:
+            UserError: open already, or the broker cannot be reached.
+        """
+        session = GroupSession(self.client, name, mode, kind)
+        with self._lock:
+            if name in self._sessions:
+                raise UserError(f"Group {name} is open already.")
+            self._sessions[name] = session
+        try:
+            session.start()
+        except ValueError as exc:
+            self._forget(session)
+            raise UserError(str(exc)) from None
+        except StreamRefused as exc:
+            self._forget(session)
+            log.error("the broker refused the stream of group %s: %s", name, exc)
+            raise UserError(
+                f"Could not join {name}: the chat server refused to open its history ({exc})."
+            ) from None
+        except (BrokerUnavailable, TimeoutError, pika.exceptions.AMQPError) as exc:
+            self._forget(session)
+            log.warning("joining group %s failed: %r", name, exc)
+            raise UserError(f"Could not join {name}: {UNREACHABLE}") from None
+        self._publish_membership([name])
+        self.client.ui.post(self._open_window, session)
+        return session
+
+    # -- membership in the name server ---------------------------------------
+
+    def _publish_membership(self, names: list[str]) -> None:
+        if not names:
+            return
+        try:
+            self.members.refresh(self.client.me.id, names)
+        except redis.RedisError as exc:
+            log.warning("could not record group membership: %s", exc)
+
+    def _refresh(self) -> None:
+        """Keep this client's memberships alive, like the client heartbeat.
+
+        Also removes the memberships of groups left on the UI thread, so Tk
+        never waits for Redis.
+        """
+        while not self._stop.is_set():
+            self._wake.wait(self.client.config.heartbeat_interval)
+            self._wake.clear()
+            with self._lock:
+                left, self._left = self._left, set()
+            for name in sorted(left):
+                self._forget_membership(name)
+            self._publish_membership(self.joined())
+
+    def _forget_membership(self, name: str) -> None:
+        try:
+            self.members.leave(self.client.me.id, name)
+        except redis.RedisError as exc:
+            log.warning("could not remove group membership: %s", exc)
+
+    def _forget(self, session: GroupSession) -> None:
+        with self._lock:
+            if self._sessions.get(session.name) is not session:
+                return
+            del self._sessions[session.name]
+            self._left.add(session.name)
+        self._wake.set()
+
+    # -- windows (UI thread) ---------------------------------------------------
+
+    def _open_window(self, session: GroupSession) -> None:
+        from chat.windows.chat_window import ChatWindow
+
+        if session.closed:
+            return
+        connect = session.mode == "connect"
+        window = ChatWindow(
+            self.client.root,
+            window_title(session.name, session.mode, session.kind),
+            session.log,
+            on_send=session.send if connect else None,
+            on_close=lambda: self._on_window_closed(session),
+            read_only_reason=None if connect else READ_ONLY,
+        )
+        session.on_status = window.set_status
+        self._windows[session.name] = window
+
+    def window(self, name: str) -> Any:
+        """The open window of a group (UI thread), or None."""
+        return self._windows.get(name)
+
+    def _present(self, name: str) -> None:
+        window = self._windows.get(name)
+        if window is not None:
+            window.present()
+
+    def _on_window_closed(self, session: GroupSession) -> None:
+        session.on_status = None
+        self._windows.pop(session.name, None)
+        self._forget(session)
+        session.close(wait=False)
+
+    def leave(self, name: str) -> None:
+        """Close a group's window and leave the group (UI thread)."""
+        window = self._windows.get(name)
+        if window is not None:
+            window.close()
+            return
+        session = self.session(name)
+        if session is not None:
+            self._forget(session)
+            session.close(wait=False)
+
+    def close_all(self) -> None:
+        """At exit (UI thread): leave every group, announcing it, before the broker closes."""
+        self._stop.set()
+        self._wake.set()
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+            left, self._left = self._left, set()
+        for name in sorted(left | {session.name for session in sessions}):
+            self._forget_membership(name)  # at exit waiting for Redis is fine
+        for session in sessions:
+            window = self._windows.pop(session.name, None)
+            if window is not None:
+                window.destroy()
+            session.on_status = None
+            session.close(wait=True)
+
+
+def start(client: Client) -> None:
+    """Attach group chats to a starting client."""
+    manager = GroupManager(client)
+    client.features["groups"] = manager
+    client.at_exit(manager.close_all)

@@ -1,0 +1,383 @@
+"""One open group chat in one client: join, receive, send, leave. No tkinter.
+
+Threads:
+- :meth:`GroupSession.start` runs on the menu thread (it waits for the broker).
+- ``_on_message`` and the connection listeners run on the broker thread; they
+  only append to an inbox and post to the UI queue, so a slow window never
+  holds the broker up.
+- Everything that touches the :class:`~chat.history.ChatLog` (``send``,
+  ``_drain``, ``close``) runs on the UI (Tk main) thread.
+
+The live point of a persistent group is this member's own join notice: it is
+published into the stream when joining, so every message before it in the
+stream is history and every message after it is live. The separator is drawn
+where that notice comes back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+
+from chat.broker import BrokerUnavailable
+from chat.groups import amqp
+from chat.groups.model import Kind, Mode, check_max_age, mode_label
+from chat.history import ChatLog, Status
+from chat.topology import Names
+from chat.wire import BadMessage, ChatMessage, check_text
+
+if TYPE_CHECKING:
+    from chat.client import Client
+
+log = logging.getLogger(__name__)
+
+SEPARATOR = "earlier messages above · live from here"
+LOST = "Lost the connection to the chat server; reconnecting…"
+BACK = "Connected to the chat server again."
+BACK_TRANSIENT = "Connected to the chat server again; messages sent meanwhile were missed."
+NOT_CONNECTED = (
+    "Not connected to the chat server right now, so nothing was sent. "
+    "Send it again once the window says the connection is back."
+)
+SENDING = "Sending…"
+#: A stream consumer acknowledges once per this many deliveries (under its prefetch).
+ACK_EVERY = 100
+READ_ONLY = "You subscribed to this group: it is read only."
+
+
+@dataclass
+class _Pending:
+    """An own message on its way: confirmed by the broker? back in our queue yet?"""
+
+    msg: ChatMessage
+    confirmed: bool = False
+    shown: bool = False
+
+
+class GroupSession:
+    """The membership of one client in one group.
+
+    Args:
+        client: the running client (broker, UI queue, identity, config).
+        name: a valid group name (see :func:`chat.groups.model.check_group_name`).
+        mode: ``connect`` (read and write) or ``subscribe`` (read only).
+        kind: ``persistent`` or ``transient``, as recorded in the name server.
+    """
+
+    def __init__(self, client: Client, name: str, mode: Mode, kind: Kind) -> None:
+        self.client = client
+        self.name = name
+        self.mode = mode
+        self.kind = kind
+        self.names = Names(client.config.namespace)
+        self.log = ChatLog(client.me.id)
+        self.closed = False
+        #: True once joined (consuming, join announced) and until left.
+        self.active = False
+        self._inbox: list[ChatMessage] = []
+        self._inbox_lock = threading.Lock()
+        # Broker thread only.
+        self._consumer_tag: str | None = None
+        self._last_offset: int | None = None
+        self._setup_id: int | None = None
+        self._stream_channel: BlockingChannel | None = None
+        self._unacked = 0
+        # UI thread only.
+        self._live = kind == "transient"
+        self._pending: dict[str, _Pending] = {}
+        #: Shows a short status under the input (the window's status line), if set.
+        self.on_status: Callable[[str], None] | None = None
+        self._marker_id = ""
+
+    @property
+    def queue(self) -> str:
+        """The queue this member reads: the group's stream, or its own transient queue."""
+        if self.kind == "persistent":
+            return self.names.group_stream(self.name)
+        return self.names.group_member_queue(self.name, self.client.me.id)
+
+    @property
+    def exchange(self) -> str:
+        return self.names.groups_exchange
+
+    # -- joining (menu thread) -----------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Declare, bind and consume, then announce the join.
+
+        Raises:
+            BrokerUnavailable: the broker is not reachable; nothing is left behind.
+            ValueError: the retention setting is not valid (a sentence for the user).
+        """
+        if self.kind == "persistent":
+            check_max_age(self.client.config.group_max_age)
+        marker = self._notice("join")
+        self._marker_id = marker.id
+        broker = self.client.broker
+        try:
+            self._setup_id = broker.add_setup(self._setup, timeout)
+            broker.add_listener(self._on_lost, self._on_back)
+            broker.call(
+                lambda ch: ch.basic_publish(
+                    self.exchange, self.name, marker.encode(), self._properties(marker), True
+                ),
+                timeout,
+            )
+        except Exception:
+            self._stop(wait=True, timeout=timeout, announce=False)
+            raise
+        self.active = True
+        log.info("joined group %s (%s, %s)", self.name, self.mode, self.kind)
+        if self._live:
+            self.client.ui.post(self.log.notice, self._joined_text())
+
+    def _joined_text(self) -> str:
+        text = f"You joined {self.name} ({mode_label(self.mode)}, {self.kind})."
+        return text if self.mode == "connect" else f"{text} {READ_ONLY}"
+
+    def _notice(self, kind: str) -> ChatMessage:
+        me = self.client.me
+        return ChatMessage(me.id, me.name, self.name, "", kind=kind)
+
+    def _properties(self, msg: ChatMessage) -> pika.BasicProperties:
+        return msg.properties(persistent=self.kind == "persistent")
+
+    # -- broker thread ---------------------------------------------------------
+
+    def _setup(self, channel: BlockingChannel) -> None:
+        """Declare and consume; re-run by the broker after every reconnect."""
+        if self.closed:
+            return
+        amqp.declare_exchange(channel, self.exchange)
+        if self.kind == "persistent":
+            if self._stream_channel is not None and self._stream_channel.is_open:
+                return  # only the shared channel was reopened; ours still consumes
+            config = self.client.config
+            amqp.declare_stream(channel, self.queue, config.group_max_age, config.group_max_bytes)
+            self._stream_channel = own = amqp.open_stream_channel(channel)
+            self._unacked = 0
+            # Resume just after what was delivered, so a reconnect shows no duplicate.
+            offset: int | str = "first" if self._last_offset is None else self._last_offset + 1
+            self._consumer_tag = amqp.consume_stream(
+                own, self.exchange, self.queue, self.name, offset, self._on_message
+            )
+        else:
+            self._consumer_tag = amqp.consume_transient(
+                channel, self.exchange, self.queue, self.name, self._on_message
+            )
+
+    def _on_message(
+        self, channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes
+    ) -> None:
+        if self.kind == "persistent":
+            if self.closed or channel is not self._stream_channel or not channel.is_open:
+                return  # on its way when we left; the broker forgets it with the channel
+            # Acknowledgements only return credit to a stream; one for many is enough.
+            self._unacked += 1
+            if self._unacked >= ACK_EVERY:
+                channel.basic_ack(method.delivery_tag, multiple=True)
+                self._unacked = 0
+            offset = amqp.stream_offset(properties)
+            if offset is not None:
+                self._last_offset = offset
+        elif self.closed:
+            return
+        try:
+            msg = ChatMessage.decode(body)
+        except BadMessage as exc:
+            log.warning("group %s: dropped a message that does not parse (%s)", self.name, exc)
+            return
+        if msg.chat != self.name:
+            log.warning("group %s: dropped a message for %r", self.name, msg.chat)
+            return
+        with self._inbox_lock:
+            self._inbox.append(msg)
+            first = len(self._inbox) == 1
+        if first:
+            self.client.ui.post(self._drain)
+
+    def _on_lost(self) -> None:
+        self.client.ui.post(self._show_lost)
+
+    def _on_back(self) -> None:
+        self.client.ui.post(self._show_back)
+
+    # -- UI thread -------------------------------------------------------------
+
+    def _drain(self) -> None:
+        with self._inbox_lock:
+            batch, self._inbox = self._inbox, []
+        if self.closed:
+            return
+        for msg in batch:
+            self._apply(msg)
+
+    def _apply(self, msg: ChatMessage) -> None:
+        own = msg.sender_id == self.client.me.id
+        if msg.kind == "text":
+            if own:
+                self._own_came_back(msg)
+            else:
+                self.log.message(msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts)
+        elif msg.kind in ("join", "leave"):
+            if own:
+                if msg.id == self._marker_id and not self._live:
+                    self._live = True
+                    self.log.separator(SEPARATOR)
+                    self.log.notice(self._joined_text())
+                return
+            if self._live:  # past comings and goings are not part of the conversation
+                verb = "joined" if msg.kind == "join" else "left"
+                self.log.notice(f"{msg.sender_name} {verb}", ts=msg.ts)
+        else:
+            log.warning("group %s: ignored a message of kind %r", self.name, msg.kind)
+
+    def send(self, text: str) -> str | None:
+        """Publish ``text``; None when taken, else a sentence (the text stays in the box).
+
+        The message enters the log when the broker routes it back to this
+        member, so every member shows the group's messages in the same order;
+        a message the broker never took is added marked as not delivered.
+        """
+        if self.closed:
+            return "This group is closed."
+        if self.mode != "connect":
+            return READ_ONLY
+        problem = check_text(text, self.client.config.max_message_bytes)
+        if problem is not None:
+            return problem
+        broker = self.client.broker
+        if not broker.connected:
+            return NOT_CONNECTED
+        me = self.client.me
+        msg = ChatMessage(me.id, me.name, self.name, text)
+        body, properties = msg.encode(), self._properties(msg)
+        self._pending[msg.id] = _Pending(msg)
+        # After the window has cleared its status line for the text it took.
+        self.client.ui.post(self._show_sending, msg.id)
+        future = broker.submit(
+            lambda ch: ch.basic_publish(self.exchange, self.name, body, properties, True)
+        )
+        future.add_done_callback(lambda f: self.client.ui.post(self._on_published, msg.id, f))
+        return None
+
+    def _own_came_back(self, msg: ChatMessage) -> None:
+        pending = self._pending.get(msg.id)
+        if pending is None:  # from an earlier visit, or already shown
+            if self.log.message(msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts) is None:
+                self.log.set_status(msg.id, "sent")  # marked not delivered, yet it arrived
+            return
+        pending.shown = True
+        status: Status = "sent" if pending.confirmed else "sending"
+        self.log.message(msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts, status)
+        if pending.confirmed:
+            self._settle(msg.id)
+
+    def _on_published(self, msg_id: str, future: Future[None]) -> None:
+        pending = self._pending.get(msg_id)
+        if pending is None:
+            return
+        exc = future.exception()
+        if exc is None:
+            pending.confirmed = True
+            if pending.shown:
+                self.log.set_status(msg_id, "sent")
+                self._settle(msg_id)
+            return
+        if not isinstance(exc, BrokerUnavailable):
+            log.warning("group %s: message %s not delivered: %r", self.name, msg_id, exc)
+        self._fail(pending)
+
+    def _fail(self, pending: _Pending) -> None:
+        msg = pending.msg
+        if pending.shown:
+            self.log.set_status(msg.id, "failed")
+        else:
+            self.log.message(msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts, "failed")
+        self._settle(msg.id)
+
+    def _settle(self, msg_id: str) -> None:
+        self._pending.pop(msg_id, None)
+        if not self._pending:
+            self._say("")
+
+    def _show_sending(self, msg_id: str) -> None:
+        if msg_id in self._pending:
+            self._say(SENDING)
+
+    def _say(self, text: str) -> None:
+        if self.on_status is not None:
+            self.on_status(text)
+
+    def _show_lost(self) -> None:
+        if self.closed:
+            return
+        self.log.notice(LOST)
+        # A publish under way when the connection dropped may never be answered.
+        for pending in list(self._pending.values()):
+            if pending.confirmed:  # the broker has it; its copy to us was lost with the queue
+                msg = pending.msg
+                self.log.message(msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts)
+                self._settle(msg.id)
+            else:
+                self._fail(pending)
+
+    def _show_back(self) -> None:
+        if not self.closed:
+            self.log.notice(BACK_TRANSIENT if self.kind == "transient" else BACK)
+
+    # -- leaving ---------------------------------------------------------------
+
+    def close(self, wait: bool = False, timeout: float = 2.0) -> None:
+        """Leave the group: announce it, stop consuming, leave no queue behind.
+
+        On the UI thread use ``wait=False`` (the broker does it in the
+        background); at exit ``wait=True`` so it is done before the broker closes.
+        """
+        if self.closed:
+            return
+        self._stop(wait=wait, timeout=timeout, announce=True)
+        log.info("left group %s", self.name)
+
+    def _stop(self, wait: bool, timeout: float, announce: bool) -> None:
+        self.closed = True
+        self.active = False
+        broker = self.client.broker
+        broker.remove_listener(self._on_lost, self._on_back)
+        if self._setup_id is not None:
+            broker.remove_setup(self._setup_id)
+        leave = self._notice("leave")
+
+        def stop(channel: BlockingChannel) -> None:
+            tag, self._consumer_tag = self._consumer_tag, None
+            if self.kind == "persistent":
+                if self._stream_channel is not None:
+                    amqp.close_without_rejects(self._stream_channel)
+                    self._stream_channel = None
+            else:
+                if tag is not None:
+                    channel.basic_cancel(tag)
+                channel.queue_delete(self.queue)
+            if announce:
+                body, properties = leave.encode(), self._properties(leave)
+                channel.basic_publish(self.exchange, self.name, body, properties)
+
+        future = broker.submit(stop)
+        future.add_done_callback(_log_failure)
+        if wait:
+            with contextlib.suppress(Exception):
+                future.result(timeout)
+
+
+def _log_failure(future: Future[None]) -> None:
+    exc = future.exception()
+    if exc is not None and not isinstance(exc, BrokerUnavailable):
+        log.warning("leaving a group did not finish cleanly: %r", exc)

@@ -1,0 +1,435 @@
+"""Group chat figures, each beside bare pika doing the same work in the same run.
+
+- ``groups_fanout``: one sender, 50 members of a transient group, paced sending;
+  delivery latency from the sender's clock to the member's chat model, and the
+  same for 50 bare pika consumers.
+- ``groups_send_rate``: a member sending as fast as it can (publisher confirms,
+  every message also routed back into its own chat model) against a bare pika
+  publisher with confirms, and one without.
+- ``groups_history``: a late joiner of a persistent group reading a
+  10,000-message history into its chat model, and a bare stream consumer.
+
+Members are the real :class:`chat.groups.session.GroupSession` with their own
+broker connection; a thread per member stands in for the Tk main thread,
+sleeping on the UI queue's pipe and draining it, as the window's pump does.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import select
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pika
+import redis
+
+from benchmarks.common import AMQP_URL, REDIS_URL, Result, median, namespace, percentile
+from chat.broker import Broker
+from chat.client import Client
+from chat.config import Config
+from chat.groups import amqp
+from chat.groups.session import GroupSession
+from chat.terminal import Terminal
+from chat.topology import Names
+from chat.ui import UiQueue
+from chat.wire import ChatMessage
+from nameserver.keys import Keys
+from nameserver.registry import Registry
+
+MEMBERS = 50
+MEMBER_PROCESSES = 10
+FANOUT_GROUP = "fanout"
+PACED_MESSAGES = 200
+PACED_RATE = 20.0  # messages per second from the one sender
+RATE_MESSAGES = 2000
+HISTORY = 10_000
+TEXT = "x" * 100
+
+
+class Headless:
+    """One client without a display: its UI queue is drained by a thread of its own."""
+
+    def __init__(self, config: Config, connection: redis.Redis, name: str) -> None:
+        registry = Registry(connection, Keys(config.namespace))
+        self.broker = Broker(config.amqp_url, name=f"distchat bench {name}")
+        self.broker.start()
+        self.ui = UiQueue()
+        me = registry.claim(name, "127.0.0.1", 1)
+        term = Terminal(io.StringIO(), io.StringIO())
+        self.client = Client(config, connection, registry, self.broker, self.ui, term, me)
+        self._stop = False
+        self._thread = threading.Thread(target=self._pump, name=f"ui {name}", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        while not self._stop:
+            readable, _, _ = select.select([self.ui.read_fd], [], [], 0.2)
+            if readable:
+                self.ui.drain()
+
+    def on_ui(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on this client's UI thread and return its result."""
+        done = threading.Event()
+        box: list[Any] = []
+        self.ui.post(lambda: (box.append(fn()), done.set()))
+        done.wait(10)
+        return box[0] if box else None
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(1)
+        self.broker.close()
+        self.ui.close()
+
+
+def _config(ns: str) -> Config:
+    return Config(redis_url=REDIS_URL, amqp_url=AMQP_URL, namespace=ns, log_dir="/tmp")
+
+
+def _cleanup(ns: str, connection: redis.Redis, queues: list[str]) -> None:
+    keys = list(connection.scan_iter(match=Keys(ns).pattern, count=1000))
+    if keys:
+        connection.delete(*keys)
+    amqp_connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = amqp_connection.channel()
+    for queue in queues:
+        channel.queue_delete(queue)
+    channel.exchange_delete(Names(ns).groups_exchange)
+    amqp_connection.close()
+
+
+def _body(ns_sender: str, group: str, n: int) -> tuple[bytes, pika.BasicProperties]:
+    msg = ChatMessage(ns_sender, "bench", group, f"{n} {TEXT}")
+    return msg.encode(), msg.properties(persistent=False)
+
+
+# -- fan-out -------------------------------------------------------------------------
+
+
+def _paced(send: Callable[[int], None]) -> None:
+    start = time.perf_counter()
+    for n in range(PACED_MESSAGES):
+        delay = start + n / PACED_RATE - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        send(n)
+
+
+def _member_process(ns: str, bare: bool, count: int, ready: Any, stop: Any, out: Any) -> None:
+    """Host ``count`` members (ours or bare pika) in one process; report their latencies.
+
+    Members run in a few processes, as real clients do, rather than as 100
+    threads of the benchmark's own process fighting over one interpreter lock.
+    """
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def record(ts: float) -> None:
+        with lock:
+            latencies.append(time.time() - ts)
+
+    closers: list[Callable[[], None]] = []
+    connection = redis.Redis.from_url(REDIS_URL)
+    for i in range(count):
+        if bare:
+            closers.append(_bare_member(ns, record))
+            continue
+        member = Headless(_config(ns), connection, f"m{i}")
+        session = GroupSession(member.client, FANOUT_GROUP, "subscribe", "transient")
+        session.log.listener = lambda event, entry: (
+            record(entry.ts) if event == "added" and entry.side == "peer" else None
+        )
+        session.start()
+        closers.append(member.close)
+    ready.set()
+    stop.wait(120)
+    for close in closers:
+        close()
+    out.put(latencies)
+
+
+def _bare_member(ns: str, record: Callable[[float], None]) -> Callable[[], None]:
+    """A bare pika consumer on its own connection and thread; returns its stopper."""
+    exchange = Names(ns).groups_exchange
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    amqp.declare_exchange(channel, exchange)
+    queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+    channel.queue_bind(queue, exchange, routing_key=FANOUT_GROUP)
+    channel.basic_consume(
+        queue, lambda _c, _m, _p, body: record(ChatMessage.decode(body).ts), auto_ack=True
+    )
+    stopping = threading.Event()
+
+    def serve() -> None:
+        while not stopping.is_set():
+            connection.process_data_events(time_limit=0.2)
+        connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return lambda: (stopping.set(), thread.join(2))
+
+
+def _fanout(ns: str, bare: bool, send: Callable[[int], None]) -> list[float]:
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    stop = context.Event()
+    readies = [context.Event() for _ in range(MEMBER_PROCESSES)]
+    per_process = MEMBERS // MEMBER_PROCESSES
+    processes = [
+        context.Process(target=_member_process, args=(ns, bare, per_process, r, stop, out))
+        for r in readies
+    ]
+    for process in processes:
+        process.start()
+    try:
+        for ready in readies:
+            if not ready.wait(60):
+                raise RuntimeError("the members did not start")
+        _paced(send)
+        time.sleep(1.0)  # let the last deliveries arrive before the members stop
+        stop.set()
+        latencies: list[float] = []
+        for _ in processes:
+            latencies.extend(out.get(timeout=60))
+    finally:
+        stop.set()
+        for process in processes:
+            process.join(10)
+    return latencies
+
+
+def fanout() -> list[Result]:
+    ns = namespace()
+    connection = redis.Redis.from_url(REDIS_URL)
+    sender = Headless(_config(ns), connection, "sender")
+    bare_connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        out = GroupSession(sender.client, FANOUT_GROUP, "connect", "transient")
+        out.start()
+        ours = _fanout(ns, False, lambda n: sender.ui.post(out.send, f"{n} {TEXT}"))
+        channel = bare_connection.channel()
+        channel.confirm_delivery()
+
+        def bare_send(n: int) -> None:
+            body, properties = _body("bare", FANOUT_GROUP, n)
+            channel.basic_publish(Names(ns).groups_exchange, FANOUT_GROUP, body, properties)
+
+        bare = _fanout(ns, True, bare_send)
+    finally:
+        sender.close()
+        bare_connection.close()
+        _cleanup(ns, connection, [])
+        connection.close()
+    ours = [s * 1000 for s in ours]
+    bare = [s * 1000 for s in bare]
+    expected = MEMBERS * PACED_MESSAGES
+    what = f"{MEMBERS} members, {PACED_RATE:.0f} msg/s"
+    p99 = percentile(ours, 99)
+    return [
+        Result(
+            "groups_fanout",
+            f"{what}: delivered",
+            len(ours),
+            "msgs",
+            f"{expected}",
+            len(ours) == expected,
+        ),
+        Result("groups_fanout", f"{what}: p50 into the chat model", median(ours), "ms"),
+        Result(
+            "groups_fanout", f"{what}: p99 into the chat model", p99, "ms", "<= 20 ms", p99 <= 20
+        ),
+        Result("groups_fanout", f"{what}: max into the chat model", max(ours), "ms"),
+        Result("groups_fanout", f"bare pika, {what}: delivered", len(bare), "msgs"),
+        Result("groups_fanout", f"bare pika, {what}: p50", median(bare), "ms"),
+        Result("groups_fanout", f"bare pika, {what}: p99", percentile(bare, 99), "ms"),
+    ]
+
+
+# -- sender's sustained rate ------------------------------------------------------------
+
+
+def _rate_ours(ns: str, connection: redis.Redis) -> float:
+    sender = Headless(_config(ns), connection, "sender")
+    try:
+        session = GroupSession(sender.client, "rate", "connect", "transient")
+        session.start()
+        finished = threading.Event()
+        session.on_status = lambda text: finished.set() if text == "" else None
+        started = time.perf_counter()
+
+        def send_all() -> None:
+            for n in range(RATE_MESSAGES):
+                problem = session.send(f"{n} {TEXT}")
+                assert problem is None, problem
+
+        sender.ui.post(send_all)
+        finished.wait(60)
+        elapsed = time.perf_counter() - started
+        sent = sender.on_ui(
+            lambda: sum(1 for e in session.log.entries if e.side == "own" and e.status == "sent")
+        )
+        assert sent == RATE_MESSAGES, f"only {sent} of {RATE_MESSAGES} sent"
+        return RATE_MESSAGES / elapsed
+    finally:
+        sender.close()
+
+
+def _rate_bare(ns: str, confirms: bool) -> float:
+    exchange = Names(ns).groups_exchange
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    amqp.declare_exchange(channel, exchange)
+    # Like the member: its own queue bound, so the broker routes every message.
+    queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+    channel.queue_bind(queue, exchange, routing_key="rate-bare")
+    if confirms:
+        channel.confirm_delivery()
+    started = time.perf_counter()
+    for n in range(RATE_MESSAGES):
+        body, properties = _body("bare", "rate-bare", n)
+        channel.basic_publish(exchange, "rate-bare", body, properties, mandatory=confirms)
+    if not confirms:
+        channel.queue_declare(queue, passive=True)  # a round trip: everything went out
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return RATE_MESSAGES / elapsed
+
+
+def send_rate() -> list[Result]:
+    ns = namespace()
+    connection = redis.Redis.from_url(REDIS_URL)
+    try:
+        bare = _rate_bare(ns, confirms=True)
+        ours = _rate_ours(ns, connection)
+        unconfirmed = _rate_bare(ns, confirms=False)
+    finally:
+        _cleanup(ns, connection, [])
+        connection.close()
+    return [
+        Result(
+            "groups_send_rate",
+            "member sending, confirmed and routed back",
+            ours,
+            "msg/s",
+            f">= {bare / 2:,.0f} (half the bare one)",
+            ours >= bare / 2,
+        ),
+        Result("groups_send_rate", "bare pika publisher with confirms", bare, "msg/s"),
+        Result("groups_send_rate", "bare pika publisher without confirms", unconfirmed, "msg/s"),
+        Result(
+            "groups_send_rate",
+            "member / bare with confirms",
+            ours / bare * 100,
+            "%",
+            ">= 50 %",
+            ours >= bare / 2,
+        ),
+    ]
+
+
+# -- a late joiner's history ------------------------------------------------------------
+
+
+def _fill_stream(ns: str, group: str) -> float:
+    """Publish the history as another client would; returns the publisher's rate."""
+    names = Names(ns)
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    amqp.declare_exchange(channel, names.groups_exchange)
+    amqp.declare_stream(channel, names.group_stream(group), "1D", 1_000_000_000)
+    channel.queue_bind(names.group_stream(group), names.groups_exchange, routing_key=group)
+    channel.confirm_delivery()
+    started = time.perf_counter()
+    for n in range(HISTORY):
+        msg = ChatMessage("writer", "writer", group, f"{n} {TEXT}")
+        channel.basic_publish(names.groups_exchange, group, msg.encode(), msg.properties())
+    rate = HISTORY / (time.perf_counter() - started)
+    connection.close()
+    return rate
+
+
+def _history_ours(ns: str, connection: redis.Redis, group: str) -> tuple[float, int]:
+    config = _config(ns)
+    joiner = Headless(config, connection, "joiner")
+    try:
+        session = GroupSession(joiner.client, group, "subscribe", "persistent")
+        live = threading.Event()
+        session.log.listener = lambda event, entry: (
+            live.set() if entry.side == "separator" else None
+        )
+        started = time.perf_counter()
+        session.start()
+        live.wait(60)
+        elapsed = time.perf_counter() - started
+        count = joiner.on_ui(lambda: len(session.log.texts("peer")))
+        return elapsed, count
+    finally:
+        joiner.close()
+
+
+def _history_bare(ns: str, group: str) -> float:
+    queue = Names(ns).group_stream(group)
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=amqp.STREAM_PREFETCH)
+    seen = 0
+    started = time.perf_counter()
+
+    def on_message(ch: Any, method: Any, _props: Any, body: bytes) -> None:
+        nonlocal seen
+        ChatMessage.decode(body)
+        seen += 1
+        if seen % 100 == 0:
+            ch.basic_ack(method.delivery_tag, multiple=True)
+
+    channel.basic_consume(queue, on_message, arguments={"x-stream-offset": "first"})
+    while seen < HISTORY:
+        connection.process_data_events(time_limit=1)
+    elapsed = time.perf_counter() - started
+    amqp.close_without_rejects(channel)
+    connection.close()
+    return elapsed
+
+
+def history() -> list[Result]:
+    ns = namespace()
+    group = "history"
+    connection = redis.Redis.from_url(REDIS_URL)
+    try:
+        fill_rate = _fill_stream(ns, group)
+        elapsed, count = _history_ours(ns, connection, group)
+        bare = _history_bare(ns, group)
+    finally:
+        _cleanup(ns, connection, [Names(ns).group_stream(group)])
+        connection.close()
+    return [
+        Result(
+            "groups_history",
+            f"late joiner: {HISTORY:,} messages into the chat model",
+            elapsed,
+            "s",
+            "<= 1 s",
+            elapsed <= 1.0 and count == HISTORY,
+        ),
+        Result(
+            "groups_history",
+            "late joiner: messages in the chat model",
+            count,
+            "msgs",
+            f"{HISTORY:,}",
+            count == HISTORY,
+        ),
+        Result("groups_history", f"bare pika stream consumer: {HISTORY:,} messages", bare, "s"),
+        Result(
+            "groups_history", "bare pika publisher filling it, with confirms", fill_rate, "msg/s"
+        ),
+    ]
+
+
+SCENARIOS = {"groups_fanout": fanout, "groups_send_rate": send_rate, "groups_history": history}
