@@ -222,6 +222,10 @@ class ChatWindow:
         self.log.listener = None
         with contextlib.suppress(tk.TclError):
             self.top.destroy()
+        # Unset the Tcl variable here, on the Tk thread: left to the garbage
+        # collector, StringVar.__del__ could run on whichever thread collects.
+        with contextlib.suppress(tk.TclError):
+            self.text_var.__del__()
 
 
 def _status_text(entry: Entry) -> str:
