@@ -26,6 +26,7 @@ from chat.address import resolve_hosts
 from chat.broker import Broker, BrokerUnavailable, redact
 from chat.client import Client
 from chat.config import Config, ConfigError, load
+from chat.discovery import start as start_discovery
 from chat.heartbeat import Heartbeat
 from chat.logsetup import setup_logging
 from chat.menu import Menu
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 #: Called once the client is registered, before its gRPC server starts; each
 #: feature attaches itself here (servicers, broker setups, exit hooks).
-STARTERS: list[Callable[[Client], None]] = []
+STARTERS: list[Callable[[Client], None]] = [start_discovery]
 
 SERVER_HINT = "Start the back end with ./start-server.sh (see README, Troubleshooting)."
 

@@ -24,6 +24,7 @@ class MenuItem:
 def default_items() -> list[MenuItem]:
     """The menu in order. Each feature adds its entry here."""
     return [
+        MenuItem("Discover chats", lambda client: client.features["discovery"].run_menu()),
         MenuItem("Exit", None),
     ]
 
