@@ -44,6 +44,11 @@ BROKER_DOWN = (
 )
 
 
+NOT_SENT = (
+    "RabbitMQ refused the discovery event (details are in the log); the Redis way still works."
+)
+
+
 @dataclass(frozen=True)
 class Answered:
     """One answer, and when it arrived (seconds after the request was sent)."""
@@ -156,24 +161,16 @@ class Requester:
         with self._lock:
             self._waiting[correlation_id] = inbox
         sent = time.monotonic()
-        deadline = sent + timeout
         try:
-            try:
-                self.broker.publish(
-                    self.names.discovery_exchange,
-                    "",
-                    request.encode(),
-                    props,
-                    timeout=PUBLISH_TIMEOUT,
-                )
-            except (BrokerUnavailable, FutureTimeout) as exc:
-                log.warning("discovery request not sent: %r", exc)
-                result.error = BROKER_DOWN
+            result.error = self._send(request, props)
+            if result.error is not None:
                 return result
-            except pika.exceptions.AMQPError:
-                log.exception("discovery request not sent")
-                result.error = BROKER_DOWN
-                return result
+            # The wait for answers starts once the broker has the request, so a
+            # slow confirm does not eat the time the others have to answer.
+            deadline = time.monotonic() + timeout
+            log.info(
+                "discovery request %s sent; waiting %.2f s for answers", correlation_id, timeout
+            )
             seen: set[str] = set()
             while True:
                 remaining = deadline - time.monotonic()
@@ -194,6 +191,13 @@ class Requester:
                 if on_answer is not None:
                     on_answer(answered)
             result.waited = time.monotonic() - sent
+            log.info(
+                "discovery request %s: %d answer(s), %d dropped, in %.3f s",
+                correlation_id,
+                len(result.answers),
+                result.dropped,
+                result.waited,
+            )
         finally:
             with self._lock:
                 self._waiting.pop(correlation_id, None)
@@ -204,6 +208,37 @@ class Requester:
                 break
             self._late(correlation_id, body)
         return result
+
+    def _send(self, request: DiscoveryRequest, props: pika.BasicProperties) -> str | None:
+        """Publish the request; None when the broker took it, else a sentence for the user.
+
+        When the exchange has gone (someone deleted it), the broker closes the
+        channel; reopening it re-runs the setups, which declare the exchange
+        again, so one more try goes through.
+        """
+        for attempt in (1, 2):
+            try:
+                self.broker.publish(
+                    self.names.discovery_exchange,
+                    "",
+                    request.encode(),
+                    props,
+                    timeout=PUBLISH_TIMEOUT,
+                )
+                return None
+            except (BrokerUnavailable, FutureTimeout) as exc:
+                log.warning("discovery request not sent: %r", exc)
+                return BROKER_DOWN
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                if attempt == 1 and exc.reply_code == 404:
+                    log.warning("the discovery exchange was missing (%s); trying again", exc)
+                    continue
+                log.exception("discovery request not sent")
+                return NOT_SENT
+            except pika.exceptions.AMQPError:
+                log.exception("discovery request not sent")
+                return NOT_SENT
+        return NOT_SENT
 
     def _accept(
         self, body: bytes, after: float, seen: set[str], correlation_id: str

@@ -98,7 +98,7 @@ class Responder:
         except BadMessage as exc:
             log.warning("ignoring a malformed discovery request: %s (body %r)", exc, body[:200])
             return
-        log.debug(
+        log.info(
             "discovery request %s from %s (%s)",
             correlation_id,
             request.sender_name,
@@ -132,3 +132,4 @@ class Responder:
             timeout=PUBLISH_TIMEOUT,
         )
         self.answered += 1
+        log.info("answered discovery request %s", correlation_id)
