@@ -147,11 +147,14 @@ class Requester:
         self,
         timeout: float,
         on_answer: Callable[[Answered], None] | None = None,
+        enough: int | None = None,
     ) -> EventResult:
         """Send one request and collect answers for ``timeout`` seconds.
 
         ``on_answer`` is called (on this thread) with each valid answer as it
-        arrives. Never raises for broker trouble: the result's ``error`` says it.
+        arrives. With ``enough``, the wait ends early once that many answers
+        have come (the benchmark knows how many clients there are; a user does
+        not). Never raises for broker trouble: the result's ``error`` says it.
         """
         correlation_id = uuid.uuid4().hex
         inbox: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()
@@ -190,6 +193,8 @@ class Requester:
                 result.answers.append(answered)
                 if on_answer is not None:
                     on_answer(answered)
+                if enough is not None and len(result.answers) >= enough:
+                    break
             result.waited = time.monotonic() - sent
             log.info(
                 "discovery request %s: %d answer(s), %d dropped, in %.3f s",
