@@ -30,10 +30,6 @@ class Names:
         """Fanout exchange that every client listens on for discovery requests."""
         return f"{self.namespace}.discovery"
 
-    def discovery_queue(self, client_id: str) -> str:
-        """One client's exclusive, auto-delete queue bound to the discovery exchange."""
-        return f"{self.namespace}.discovery.{client_id}"
-
     @property
     def insult_queue(self) -> str:
         """Durable work queue of the insult channel."""

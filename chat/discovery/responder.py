@@ -1,8 +1,8 @@
 """Answering discovery requests: every client does this for as long as it runs.
 
-The client binds an exclusive, auto-delete queue to the namespace's fanout
-discovery exchange (re-declared after every reconnect through
-:meth:`Broker.add_setup`). A request is checked on the broker thread and handed
+The client binds a server-named, exclusive, auto-delete queue to the
+namespace's fanout discovery exchange (declared again after every reconnect
+through :meth:`Broker.add_setup`). A request is checked on the broker thread and handed
 to a worker thread, which gathers what the client has open and publishes the
 answer to the request's ``reply_to`` with the same ``correlation_id``. The
 worker keeps the broker thread free: gathering the answer calls into other
@@ -75,9 +75,10 @@ class Responder:
 
     def setup(self, channel: BlockingChannel) -> None:
         exchange = self.names.discovery_exchange
-        own_queue = self.names.discovery_queue(self.me.id)
         channel.exchange_declare(exchange, "fanout", durable=True)
-        channel.queue_declare(own_queue, exclusive=True, auto_delete=True)
+        # Server-named: after a reconnect the new queue can never collide with
+        # the old one, which the broker may not yet have noticed is dead.
+        own_queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
         channel.queue_bind(own_queue, exchange)
         channel.basic_consume(own_queue, self.on_request, auto_ack=True, exclusive=True)
 
