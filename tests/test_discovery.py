@@ -16,11 +16,13 @@ from collections.abc import Iterator
 
 import pika
 import pytest
+import redis
 
 from chat.broker import Broker
 from chat.client import Client
 from chat.config import Config
 from chat.discovery import start as start_discovery
+from chat.discovery.lookup import look_up
 from chat.discovery.menu import discover_chats
 from chat.discovery.requester import BROKER_DOWN, REPLY_TO
 from chat.discovery.view import Row, events_listing
@@ -29,7 +31,8 @@ from chat.terminal import Terminal
 from chat.topology import Names
 from chat.ui import UiQueue
 from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
-from nameserver.registry import ClientRecord, GroupRecord
+from nameserver.keys import Keys
+from nameserver.registry import ClientRecord, GroupRecord, Registry
 from tests.conftest import AMQP_URL
 from tests.support import wait_for
 
@@ -295,6 +298,28 @@ def test_rabbitmq_down_is_one_sentence_and_the_redis_way_still_works(make_client
     assert "lists 1 live client(s)" in shown
     assert f"me (you)  {me.me.id}" in shown
     assert "Traceback" not in shown
+
+
+def test_answering_and_asking_survive_a_reopened_channel(make_client):
+    me = make_client("me")
+    bob = make_client("bob")
+    for client in (me, bob):  # a channel error makes the broker reopen the channel
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker):
+            client.broker.publish("no-such-exchange", "", b"x")
+
+    result = me.features["discovery"].via_events()
+
+    assert ids(result.clients) == {me.me.id, bob.me.id}
+
+
+def test_redis_down_is_one_sentence():
+    dead = Registry(redis.Redis(port=1, socket_connect_timeout=0.5), Keys("t-nowhere"))
+
+    result = look_up(dead)
+
+    assert result.error is not None
+    assert result.error.startswith("The name server (Redis) is not answering right now")
+    assert result.clients == [] and result.groups == []
 
 
 # -- what the user sees and does ------------------------------------------------------
