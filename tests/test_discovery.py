@@ -17,6 +17,8 @@ from collections.abc import Iterator
 import pika
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from chat.broker import Broker
 from chat.client import Client
@@ -306,6 +308,7 @@ def test_answering_and_asking_survive_a_reopened_channel(make_client):
     for client in (me, bob):  # a channel error makes the broker reopen the channel
         with pytest.raises(pika.exceptions.ChannelClosedByBroker):
             client.broker.publish("no-such-exchange", "", b"x")
+        client.broker.call(lambda channel: None)  # runs once the setups have run again
 
     result = me.features["discovery"].via_events()
 
@@ -313,7 +316,8 @@ def test_answering_and_asking_survive_a_reopened_channel(make_client):
 
 
 def test_redis_down_is_one_sentence():
-    dead = Registry(redis.Redis(port=1, socket_connect_timeout=0.5), Keys("t-nowhere"))
+    nowhere = redis.Redis(port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+    dead = Registry(nowhere, Keys("t-nowhere"))
 
     result = look_up(dead)
 
