@@ -23,10 +23,17 @@ AMQP_URL = os.environ.get("CHAT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2
 TEST_PREFIX = "t-"
 
 
+#: Namespaces handed out in this session: the only ones its clean-up may touch,
+#: since other test sessions may be using the same broker at the same time.
+_NAMESPACES: set[str] = set()
+
+
 @pytest.fixture
 def namespace() -> str:
     """A fresh namespace: Redis keys and broker names no other test shares."""
-    return f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}"
+    ns = f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}"
+    _NAMESPACES.add(ns)
+    return ns
 
 
 @pytest.fixture
@@ -101,7 +108,7 @@ def spawn(namespace: str, tmp_path: Path) -> Iterator:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Delete what tests left on the broker (names start with the test prefix)."""
+    """Delete what this session's tests left on the broker (names in their namespaces)."""
     for kind in ("queues", "exchanges"):
         try:
             out = subprocess.run(
@@ -112,7 +119,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             ).stdout
         except (OSError, subprocess.TimeoutExpired):
             return
-        names = [n for n in out.split() if n.startswith(TEST_PREFIX)]
+        names = [n for n in out.split() if n.split(".", 1)[0] in _NAMESPACES]
         if not names:
             continue
         import pika
