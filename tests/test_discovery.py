@@ -122,7 +122,7 @@ def ids(records: list[ClientRecord]) -> set[str]:
 # -- real client processes ---------------------------------------------------------
 
 
-def test_three_clients_see_each_other_both_ways_with_their_parameters(spawn, make_client):
+def test_three_clients_see_each_other_both_ways_with_their_parameters(spawn):
     procs = [spawn(name, env=SLACK) for name in ("alice", "bob", "carol")]
     alice = procs[0]
 
@@ -151,13 +151,16 @@ def test_three_clients_see_each_other_both_ways_with_their_parameters(spawn, mak
     alice.choose("")
     alice.expect("Choose")
 
-    tester = make_client("tester")
-    shared, events = tester.features["discovery"].both()
-    expected = {(p.id, p.name, p.address) for p in procs} | {
-        (tester.me.id, "tester", tester.me.address)
-    }
-    assert {(c.id, c.name, c.address) for c in shared.clients} == expected
-    assert {(c.id, c.name, c.address) for c in events.clients} == expected
+    bob = procs[1]
+    bob.choose("Discover chats")
+    bob.expect("Choose 1-3")
+    bob.choose("3")
+    bob.expect("IN REDIS  ANSWERED")
+    bob.expect("Both ways found the same clients.")
+    for proc in procs:
+        assert f"{proc.id}  {proc.address}  yes       yes" in bob.child.before
+    bob.expect("or press Enter to go back: ")
+    bob.choose("")
 
 
 def test_killed_client_is_gone_from_the_answers_at_once_and_from_redis_after_its_ttl(
