@@ -11,6 +11,7 @@ from chat.discovery.lookup import RedisResult, look_up
 from chat.discovery.requester import Answered, EventResult, Requester
 from chat.discovery.responder import Responder
 from chat.topology import Names
+from chat.wire import MAX_LISTED
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,12 @@ class Discovery:
                 peers = [(str(i), str(n)) for i, n in feature.active_peers()]
             except Exception:
                 log.exception("could not list the open private chats")
-        return groups, peers
+        # What would not decode at the other end is left out, not the whole answer.
+        fit_groups = [g for g in dict.fromkeys(groups) if 0 < len(g) <= 128][:MAX_LISTED]
+        fit_peers = [(i, n) for i, n in peers if 0 < len(i) <= 64 and 0 < len(n) <= 64]
+        if len(fit_groups) < len(set(groups)) or len(fit_peers) < len(peers):
+            log.warning("left out group or peer names that do not fit a discovery answer")
+        return fit_groups, fit_peers[:MAX_LISTED]
 
     def via_redis(self) -> RedisResult:
         return look_up(self.client.registry)
