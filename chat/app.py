@@ -26,6 +26,7 @@ from chat.address import resolve_hosts
 from chat.broker import Broker, BrokerUnavailable, redact
 from chat.client import Client
 from chat.config import Config, ConfigError, load
+from chat.discovery import start as start_discovery
 from chat.groups import start as start_groups
 from chat.heartbeat import Heartbeat
 from chat.insults import start as start_insults
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 #: feature attaches itself here (servicers, broker setups, exit hooks).
 STARTERS: list[Callable[[Client], None]] = [
     start_groups,
+    start_discovery,
     start_insults,
 ]
 

@@ -27,6 +27,7 @@ def default_items() -> list[MenuItem]:
 
     return [
         MenuItem("Group chat", lambda client: client.features["groups"].run_menu()),
+        MenuItem("Discover chats", lambda client: client.features["discovery"].run_menu()),
         MenuItem("Insult channel", open_channel),
         MenuItem("Exit", None),
     ]

@@ -26,6 +26,11 @@ TEST_PREFIX = "t-"
 USED_NAMESPACES: set[str] = set()
 
 
+#: Namespaces handed out in this session: the only ones its clean-up may touch,
+#: since other test sessions may be using the same broker at the same time.
+_NAMESPACES: set[str] = set()
+
+
 @pytest.fixture
 def namespace() -> str:
     """A fresh namespace: Redis keys and broker names no other test shares."""
