@@ -49,6 +49,12 @@ _CONNECTION_LOST = (
 )
 
 
+class RetryLater(Exception):
+    """Raised by a setup when the broker cannot serve it yet, e.g. a durable queue
+    whose replica is still starting after a broker restart. The broker runs the
+    setup again after a back-off, for as long as it stays registered."""
+
+
 class BrokerUnavailable(ConnectionError):
     """The broker cannot be reached (at start) or the connection is down right now."""
 
@@ -156,16 +162,29 @@ class Broker:
         for setup_id, setup in list(self._setups.items()):
             self._run_setup(setup_id, setup)
 
-    def _run_setup(self, setup_id: int, setup: Setup) -> None:
+    def _run_setup(self, setup_id: int, setup: Setup, delay: float = BACKOFF_FIRST) -> None:
         try:
             setup(self._channel)  # type: ignore[arg-type]
         except pika.exceptions.ChannelClosed:
             raise
         except _CONNECTION_LOST:
             raise
+        except RetryLater as exc:
+            log.warning(
+                "broker setup %s not possible yet (%s); again in %.1f s", setup_id, exc, delay
+            )
+            connection = self._connection
+            if connection is not None:
+                connection.call_later(delay, lambda: self._retry_setup(setup_id, connection, delay))
         except Exception:
             log.exception("broker setup %s failed; dropping it", setup_id)
             self._setups.pop(setup_id, None)
+
+    def _retry_setup(self, setup_id: int, connection: Any, delay: float) -> None:
+        setup = self._setups.get(setup_id)
+        if setup is None or connection is not self._connection or self._channel is None:
+            return  # removed meanwhile, or a reconnect has run every setup again
+        self._run_setup(setup_id, setup, min(delay * 2, BACKOFF_CAP))
 
     def _run(self) -> None:
         delay = BACKOFF_FIRST

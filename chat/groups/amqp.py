@@ -22,6 +22,8 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
+from chat.broker import RetryLater
+
 log = logging.getLogger(__name__)
 
 #: Deliveries a stream consumer may have unacknowledged (the broker's credit).
@@ -32,6 +34,15 @@ PRECONDITION_FAILED = 406
 
 class StreamRefused(Exception):
     """The broker would not create or open a persistent group's stream."""
+
+
+class StreamNotReady(StreamRefused, RetryLater):
+    """The stream exists but its home node is not serving it yet (just after a
+    broker restart); the broker retries the setup after a back-off."""
+
+
+#: AMQP reply code of "home node of durable queue ... is down or inaccessible".
+NOT_FOUND = 404
 
 
 OnMessage = Callable[[BlockingChannel, Any, pika.BasicProperties, bytes], None]
@@ -57,6 +68,8 @@ def declare_stream(channel: BlockingChannel, queue: str, max_age: str, max_bytes
     try:
         probe.queue_declare(queue, durable=True, arguments=stream_arguments(max_age, max_bytes))
     except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == NOT_FOUND:
+            raise StreamNotReady(f"{exc.reply_code} {exc.reply_text}") from None
         if exc.reply_code != PRECONDITION_FAILED:
             # Not a channel error of the shared channel: that one is fine.
             raise StreamRefused(f"{exc.reply_code} {exc.reply_text}") from None

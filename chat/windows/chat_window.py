@@ -226,6 +226,7 @@ class ChatWindow:
         # collector, StringVar.__del__ could run on whichever thread collects.
         with contextlib.suppress(tk.TclError):
             self.text_var.__del__()
+        self.text_var._tk = None  # so the collector's own __del__ call does nothing
 
 
 def _status_text(entry: Entry) -> str:
