@@ -10,7 +10,7 @@ import pika
 import pika.exceptions
 import pytest
 
-from chat.broker import Broker, BrokerUnavailable
+from chat.broker import Broker, BrokerUnavailable, RetryLater
 from tests.conftest import AMQP_URL
 from tests.support import wait_for
 
@@ -123,3 +123,31 @@ def test_bare_pika_sees_our_persistent_publish(broker: Broker, namespace: str):
         channel.queue_delete(queue)
     finally:
         connection.close()
+
+
+def test_a_setup_that_is_not_possible_yet_is_retried_after_a_reconnect(namespace: str):
+    name = f"distchat-test-{uuid.uuid4().hex[:8]}"
+    broker = Broker(AMQP_URL, name=name)
+    broker.start()
+    try:
+        queue = f"{namespace}.q"
+        got: list[bytes] = []
+        consume = _consume_into(queue, got)
+        refusals = {"left": 0}
+        served: list[int] = []
+
+        def setup(channel) -> None:
+            if refusals["left"]:
+                refusals["left"] -= 1
+                raise RetryLater("queue still starting")
+            consume(channel)
+            served.append(1)
+
+        broker.add_setup(setup)
+        refusals["left"] = 2  # the next two runs (after the reconnect) are refused
+        _close_connection(name)
+        wait_for(lambda: len(served) == 2, timeout=15, what="the setup served after two refusals")
+        broker.publish("", queue, b"served")
+        wait_for(lambda: got == [b"served"], what="delivery after the retried setup")
+    finally:
+        broker.close()
