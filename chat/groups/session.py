@@ -231,7 +231,8 @@ class GroupSession:
             if own:
                 if msg.id == self._marker_id and not self._live:
                     self._live = True
-                    self.log.separator(SEPARATOR)
+                    if any(e.side in ("own", "peer") for e in self.log.entries):
+                        self.log.separator(SEPARATOR)  # only where there is history above it
                     self.log.notice(self._joined_text())
                 return
             if self._live:  # past comings and goings are not part of the conversation
