@@ -49,7 +49,10 @@ NOT_CONNECTED = (
 )
 SENDING = "Sending…"
 #: A stream consumer acknowledges once per this many deliveries (under its prefetch).
-ACK_EVERY = 100
+#: Small: RabbitMQ 3.10 refills a stream consumer's credit as acks arrive, and
+#: reading 10,000 messages took 1.2-1.6 s acking every 1-4 against 2.3-2.5 s
+#: acking every 50-100 (same machine, same broker).
+ACK_EVERY = 4
 READ_ONLY = "You subscribed to this group: it is read only."
 
 
