@@ -23,7 +23,10 @@ class MenuItem:
 
 def default_items() -> list[MenuItem]:
     """The menu in order. Each feature adds its entry here."""
+    from chat.private.menu import run as private_chat
+
     return [
+        MenuItem("Private chat", private_chat),
         MenuItem("Exit", None),
     ]
 

@@ -120,8 +120,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
         channel = connection.channel()
         for name in names:
-            if kind == "queues":
-                channel.queue_delete(name)
-            else:
-                channel.exchange_delete(name)
+            try:
+                if kind == "queues":
+                    channel.queue_delete(name)
+                else:
+                    channel.exchange_delete(name)
+            except pika.exceptions.ChannelClosedByBroker:
+                # In use by a test running elsewhere right now (an exclusive queue): skip it.
+                channel = connection.channel()
         connection.close()
