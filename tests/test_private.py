@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
+import signal
 import socket
 import threading
 import time
@@ -24,7 +26,7 @@ from chat.terminal import Terminal
 from chat.ui import UiQueue
 from chat.windows.pump import Pump
 from nameserver.registry import ClientRecord, Registry
-from tests.support import tk_wait
+from tests.support import tk_wait, wait_for
 
 
 class Script(io.StringIO):
@@ -118,6 +120,12 @@ def window_of(tk_root, client: InProcess, peer: InProcess, timeout: float = 5.0)
         timeout,
         f"{client.me.name}'s window {title!r}",
     )
+
+
+def process_state(pid: int) -> str:
+    """The state letter of a process (R, S, T for stopped, ...), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
 
 
 def type_and_send(window, text: str) -> None:
@@ -320,11 +328,11 @@ class DropsAfterThree(pb_grpc.PrivateChatServicer):
         next(request_iterator)
         yield pb.Frame(hello=pb.Hello(version=1, peer=pb.Peer(id="dr2pp222", name="dropper")))
         for frame in request_iterator:
-            if frame.HasField("text"):
-                self.got.append(frame.text.text)
-                if len(self.got) == 3:
-                    self.broke.set()
-                    context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset")
+            texts = [frame.text] if frame.HasField("text") else list(frame.batch.texts)
+            self.got += [text.text for text in texts]
+            if len(self.got) >= 3:
+                self.broke.set()
+                context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset")
 
 
 def test_messages_on_a_breaking_stream_are_marked_not_delivered(make_client, tk_root):
@@ -396,3 +404,52 @@ def test_a_real_client_process_opens_a_chat_from_its_menu(make_client, spawn, tk
         lambda: ("notice", "bob disconnected") in theirs.shown(),
         what="the goodbye of a client that exits",
     )
+
+
+def test_killed_caller_process_is_noticed_by_the_callee(make_client, spawn, tk_root):
+    alice = make_client("alice")
+    bob = spawn("bob")
+    bob.choose("1")
+    bob.expect("Chat with whom")
+    bob.child.sendline(alice.me.id)
+    bob.expect("is in its own window")
+    theirs = tk_wait(
+        tk_root,
+        lambda: windows(tk_root, alice).get(f"Chat with bob ({bob.id})"),
+        what="the window that popped up in alice's client",
+    )
+    bob.kill()
+    tk_wait(
+        tk_root,
+        lambda: ("notice", "bob disconnected") in theirs.shown(),
+        timeout=5,
+        what="the disconnect notice within 5 s of SIGKILL",
+    )
+    tk_wait(tk_root, lambda: theirs.closed, what="alice's window closing by itself")
+    assert alice.chats.active_peers() == []
+
+
+def test_frozen_peer_is_noticed_by_keepalive(make_client, spawn, registry, tk_root):
+    """A peer that stops answering without closing its connection (as after a network cut)."""
+    alice = make_client("alice")
+    bob = spawn("bob")
+    alice.chats.open_with(registry.get(bob.id))
+    bob.expect("started a private chat with you")
+    mine = tk_wait(
+        tk_root,
+        lambda: windows(tk_root, alice).get(f"Chat with bob ({bob.id})"),
+        what="alice's window",
+    )
+    os.kill(bob.child.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: process_state(bob.child.pid) == "T", what="bob's process to stop")
+        type_and_send(mine, "into the void")
+        tk_wait(
+            tk_root,
+            lambda: ("notice", "bob disconnected") in mine.shown(),
+            timeout=5,
+            what="the disconnect notice within 5 s of the peer freezing",
+        )
+        assert [e.status for e in mine.log.entries if e.side == "own"] == ["failed"]
+    finally:
+        os.kill(bob.child.pid, signal.SIGCONT)

@@ -265,7 +265,8 @@ class PrivateChats:
                 del self._chats[conversation.peer_id]
 
     def close_all(self, timeout: float = 1.5) -> None:
-        """Say goodbye on every open chat and wait (briefly) until each stream is over."""
+        """Say goodbye on every open chat, wait (briefly) until each stream is over,
+        and close the windows (exit hook: main thread)."""
         with self._lock:
             conversations = list(self._chats.values())
         for conversation in conversations:
@@ -275,3 +276,6 @@ class PrivateChats:
         for conversation in conversations:
             if conversation.session is not None:
                 conversation.session.done.wait(max(0.0, deadline - time.monotonic()))
+        windows, self._windows = self._windows, []
+        for window in windows:
+            window.destroy()
