@@ -79,8 +79,9 @@ def make_client(config, registry, broker, tk_root) -> Iterator[Callable[[str], I
     fast = dataclasses.replace(config, close_delay=0.3)
     made: list[InProcess] = []
 
-    def make(name: str) -> InProcess:
-        client = InProcess(fast, registry, broker, tk_root, name)
+    def make(name: str, **settings: object) -> InProcess:
+        own = dataclasses.replace(fast, **settings) if settings else fast
+        client = InProcess(own, registry, broker, tk_root, name)
         made.append(client)
         return client
 
@@ -320,6 +321,26 @@ def test_invalid_first_frame_is_refused_and_the_server_keeps_serving(make_client
     theirs = window_of(tk_root, alice, bob)
     type_and_send(window_of(tk_root, bob, alice), "still here?")
     tk_wait(tk_root, lambda: ("peer", "still here?") in theirs.shown(), what="a normal chat")
+
+
+def test_a_silent_caller_is_cut_off_and_others_still_get_through(make_client, tk_root):
+    alice, bob = make_client("alice", connect_timeout=0.5), make_client("bob")
+    hush = threading.Event()
+
+    def nothing() -> Iterator[pb.Frame]:
+        hush.wait(10)
+        yield from ()
+
+    with grpc.insecure_channel(alice.me.address) as channel:
+        silent = pb_grpc.PrivateChatStub(channel).Chat(nothing())
+        try:
+            with pytest.raises(grpc.RpcError) as caught:
+                next(silent)
+            assert caught.value.code() == grpc.StatusCode.CANCELLED
+        finally:
+            hush.set()
+    bob.chats.open_with(alice.me)
+    window_of(tk_root, alice, bob)
 
 
 class DropsAfterThree(pb_grpc.PrivateChatServicer):

@@ -28,11 +28,17 @@ class PrivateChat(pb_grpc.PrivateChatServicer):
     def Chat(  # the .proto's method name
         self, request_iterator: Iterator[pb.Frame], context: grpc.ServicerContext
     ) -> Iterator[pb.Frame]:
+        # A caller that connects and says nothing must not hold a thread for good.
+        patience = threading.Timer(2 * self.chats.config.connect_timeout, context.cancel)
+        patience.daemon = True
+        patience.start()
         try:
             first = next(request_iterator, None)
         except grpc.RpcError:
-            log.info("a caller left before saying hello (%s)", context.peer())
+            log.info("a caller left or stayed silent before saying hello (%s)", context.peer())
             return
+        finally:
+            patience.cancel()
         problem = check_hello(first)
         if problem is not None:
             log.warning("refused a chat stream from %s: %s", context.peer(), problem)
