@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from chat import __version__
+from chat import __version__, private
 from chat.address import resolve_hosts
 from chat.broker import Broker, BrokerUnavailable, redact
 from chat.client import Client
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 #: Called once the client is registered, before its gRPC server starts; each
 #: feature attaches itself here (servicers, broker setups, exit hooks).
 STARTERS: list[Callable[[Client], None]] = [
+    private.start,
     start_groups,
     start_discovery,
     start_insults,

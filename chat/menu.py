@@ -24,8 +24,10 @@ class MenuItem:
 def default_items() -> list[MenuItem]:
     """The menu in order. Each feature adds its entry here."""
     from chat.insults import open_channel
+    from chat.private.menu import run as private_chat
 
     return [
+        MenuItem("Private chat", private_chat),
         MenuItem("Group chat", lambda client: client.features["groups"].run_menu()),
         MenuItem("Discover chats", lambda client: client.features["discovery"].run_menu()),
         MenuItem("Insult channel", open_channel),

@@ -13,6 +13,10 @@ def keepalive_options(seconds: float) -> list[tuple[str, int]]:
     return [
         ("grpc.keepalive_time_ms", ms),
         ("grpc.keepalive_timeout_ms", ms * 2),
+        # A keepalive ping that goes out while another ping (e.g. a BDP probe)
+        # is unanswered is timed by this instead (60 s by default), so a peer
+        # that froze right after sending would go unnoticed for a minute.
+        ("grpc.http2.ping_timeout_ms", ms * 2),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.http2.min_ping_interval_without_data_ms", ms),

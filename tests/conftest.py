@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+
+# Tests fork client processes (pexpect) while gRPC threads run in this process;
+# gRPC's fork handlers can then crash the child before it execs. The children
+# exec a fresh interpreter anyway, so they need no fork support. Must be set
+# before anything imports grpc.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -46,9 +46,9 @@ class PrivateChatServicer:
 
     def Chat(self, request_iterator, context):
         """One chat is one bidirectional stream opened by the caller.
-        Caller -> callee: Hello first, then Text frames, then Goodbye.
-        Callee -> caller: Hello (acceptance) first, then Text and Ack frames,
-        then Goodbye. A stream that ends without a Goodbye means the peer died.
+        Caller -> callee: Hello first, then Text, Batch and Ack frames, then
+        Goodbye. Callee -> caller: Hello (acceptance) first, then the same.
+        A stream that ends without a Goodbye means the peer died.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

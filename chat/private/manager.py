@@ -1,0 +1,281 @@
+"""Every private chat of one client: opening, accepting, windows, goodbyes.
+
+:class:`PrivateChats` is ``client.features["private"]``. It dials peers (on
+the menu thread), accepts chats the :class:`~chat.private.service.PrivateChat`
+servicer hands it (on gRPC threads), and binds each chat to a
+:class:`~chat.history.ChatLog` and a chat window. Reader threads never touch
+Tk: whatever a window must show is posted to the UI queue. The window module
+is imported only on the UI thread, so this module also runs without a display
+(the benchmark does).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from chat.menu import UserError
+from chat.private.session import Ending, Session, hello_frame
+from chat.proto import private_chat_pb2 as pb
+from chat.proto import private_chat_pb2_grpc as pb_grpc
+from chat.rpc import keepalive_options
+from chat.wire import check_text
+from nameserver.registry import ClientRecord
+
+if TYPE_CHECKING:
+    from chat.client import Client
+
+log = logging.getLogger(__name__)
+
+
+class Conversation:
+    """One private chat as the user sees it: a session, its log and its window."""
+
+    def __init__(self, chats: PrivateChats, peer_id: str, peer_name: str, address: str) -> None:
+        from chat.history import ChatLog
+
+        self.chats = chats
+        self.peer_id = peer_id
+        self.peer_name = peer_name
+        self.address = address
+        self.log = ChatLog(chats.me.id)
+        self.session: Session | None = None
+        self.channel: grpc.Channel | None = None
+        # The window is held by the manager, which releases it on the UI thread:
+        # Tk objects must not be freed on a gRPC thread that drops the last
+        # reference to this conversation.
+        self._window: weakref.ref[Any] | None = None
+        self._ending: Ending | None = None  # UI thread only
+
+    @property
+    def live(self) -> bool:
+        return self.session is not None and self.session.live
+
+    @property
+    def window(self) -> Any:
+        """The ChatWindow (UI thread only), or None before it opened or once released."""
+        return self._window() if self._window is not None else None
+
+    # -- session events (reader thread) --------------------------------------
+
+    def on_text(self, text: pb.Text) -> None:
+        ts = text.sent_ms / 1000 if text.sent_ms > 0 else None
+        self.chats.ui.post(self.log.message, self.peer_id, self.peer_name, text.text, text.id, ts)
+
+    def on_acked(self, ids: list[str]) -> None:
+        self.chats.ui.post(self._set_status, ids, "sent")
+
+    def on_ended(self, how: Ending, failed: list[str]) -> None:
+        log.info(
+            "chat with %s (%s) ended: %s, %d not delivered",
+            self.peer_name,
+            self.peer_id,
+            how,
+            len(failed),
+        )
+        self.chats.forget(self)
+        if self.channel is not None:
+            self.channel.close()
+        self.chats.ui.post(self._show_end, how, failed)
+
+    # -- the window (UI thread) ----------------------------------------------
+
+    def show(self, notice: str | None = None) -> None:
+        """Open the window, or bring it to the front when it is open already."""
+        if notice is not None:
+            self.log.notice(notice)
+        window = self.window
+        if window is not None and not window.closed:
+            window.present()
+            return
+        if self._window is not None:
+            return  # the window was closed; this chat is over
+        from chat.windows.chat_window import ChatWindow
+
+        window = ChatWindow(
+            self.chats.client.root,
+            f"Chat with {self.peer_name} ({self.peer_id})",
+            self.log,
+            on_send=self.send,
+            on_close=self.close,
+        )
+        self._window = weakref.ref(window)
+        self.chats.keep(window)
+        if self._ending is not None:
+            self._show_disconnected()
+
+    def send(self, text: str) -> str | None:
+        """The window's send handler: None when taken, else a sentence for the user."""
+        problem = check_text(text, self.chats.config.max_message_bytes)
+        if problem is not None:
+            return problem
+        msg_id = self.session.send(text) if self.session is not None else None
+        if msg_id is None:
+            return f"{self.peer_name} has left the chat; the message was not sent."
+        me = self.chats.me
+        self.log.message(me.id, me.name, text, msg_id, status="sending")
+        return None
+
+    def close(self) -> None:
+        """The user closed the window: say goodbye."""
+        self.chats.forget(self)
+        if self.session is not None:
+            self.session.close("closed")
+
+    def _set_status(self, ids: list[str], status: Any) -> None:
+        for msg_id in ids:
+            self.log.set_status(msg_id, status)
+
+    def _show_end(self, how: Ending, failed: list[str]) -> None:
+        self._set_status(failed, "failed")
+        if how == "local" or self._ending is not None:
+            return
+        self._ending = how
+        if self.window is not None:
+            self._show_disconnected()
+
+    def _show_disconnected(self) -> None:
+        window = self.window
+        if window is None or window.closed:
+            return
+        self.log.notice(f"{self.peer_name} disconnected")
+        window.set_read_only(f"{self.peer_name} has left the chat.")
+        window.close_after(self.chats.config.close_delay)
+
+
+class PrivateChats:
+    """The private chats of one client (``client.features["private"]``)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.config = client.config
+        self.me = client.me
+        self.ui = client.ui
+        self._lock = threading.Lock()
+        self._chats: dict[str, Conversation] = {}
+        self._windows: list[Any] = []  # UI thread only
+
+    def keep(self, window: Any) -> None:
+        """Hold a new window, and let go of closed ones (UI thread)."""
+        self._windows = [w for w in self._windows if not w.closed]
+        self._windows.append(window)
+
+    def _me_peer(self) -> pb.Peer:
+        me = self.me
+        return pb.Peer(id=me.id, name=me.name, host=me.host, port=me.port)
+
+    # -- what other features call --------------------------------------------
+
+    def open_with(self, record: ClientRecord) -> None:
+        """Open a chat with ``record`` (menu thread), or bring its window to the front.
+
+        Raises:
+            UserError: it cannot be opened; the message says why.
+        """
+        if record.id == self.me.id:
+            raise UserError("You cannot chat with yourself.")
+        with self._lock:
+            existing = self._chats.get(record.id)
+        if existing is not None and existing.live:
+            self.ui.post(existing.show)
+            return
+        conversation = Conversation(self, record.id, record.name, record.address)
+        self._dial(conversation, record)
+        with self._lock:
+            if conversation.live:
+                self._chats[record.id] = conversation
+        self.ui.post(conversation.show)
+
+    def active_peers(self) -> list[tuple[str, str]]:
+        """(ID, name) of every open private chat; safe from any thread."""
+        with self._lock:
+            return [(c.peer_id, c.peer_name) for c in self._chats.values() if c.live]
+
+    # -- calling and being called --------------------------------------------
+
+    def _dial(self, conversation: Conversation, record: ClientRecord) -> None:
+        address = record.address
+        unreachable = f"Could not reach {record.name} at {address} (they may have just left)."
+        timeout = self.config.connect_timeout
+        channel = grpc.insecure_channel(
+            address, options=keepalive_options(self.config.keepalive_seconds)
+        )
+        try:
+            grpc.channel_ready_future(channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            channel.close()
+            log.info("no answer from %s at %s within %.1f s", record.id, address, timeout)
+            raise UserError(unreachable) from None
+        session = Session(conversation, hello_frame(self._me_peer()), expect_hello=True)
+        conversation.session = session
+        conversation.channel = channel
+        started = time.monotonic()
+        call = pb_grpc.PrivateChatStub(channel).Chat(session.frames())
+        threading.Thread(
+            target=session.read, args=(call,), name=f"chat-out-{record.id}", daemon=True
+        ).start()
+        if not session.hello_received.wait(timeout) or session.peer_hello is None:
+            call.cancel()
+            if session.error is None:
+                raise UserError(unreachable)
+            raise UserError(f"{record.name} did not take the chat ({session.error}).")
+        if session.peer_hello.peer.id != record.id:
+            # Another client now listens where the registration points.
+            log.info(
+                "%s answered at %s instead of %s", session.peer_hello.peer.id, address, record.id
+            )
+            session.close("wrong peer")
+            call.cancel()
+            raise UserError(unreachable)
+        log.info(
+            "chat with %s (%s) at %s open in %.1f ms",
+            record.name,
+            record.id,
+            address,
+            (time.monotonic() - started) * 1000,
+        )
+
+    def accept(self, peer: pb.Peer) -> tuple[Session | None, str | None]:
+        """A chat that another client opened (gRPC thread): the session, or why not."""
+        if peer.id == self.me.id:
+            return None, "a client cannot chat with itself"
+        conversation = Conversation(self, peer.id, peer.name, f"{peer.host}:{peer.port}")
+        session = Session(conversation, hello_frame(self._me_peer()))
+        conversation.session = session
+        with self._lock:
+            existing = self._chats.get(peer.id)
+            if existing is not None and existing.live:
+                return None, f"{self.me.name} already has a chat with you open"
+            self._chats[peer.id] = conversation
+        log.info("%s (%s) started a chat from %s", peer.name, peer.id, conversation.address)
+        self.ui.post(conversation.show, f"{peer.name} started a chat with you")
+        self.client.term.notify(
+            f"{peer.name} ({peer.id}) started a private chat with you; its window is open."
+        )
+        return session, None
+
+    def forget(self, conversation: Conversation) -> None:
+        with self._lock:
+            if self._chats.get(conversation.peer_id) is conversation:
+                del self._chats[conversation.peer_id]
+
+    def close_all(self, timeout: float = 1.5) -> None:
+        """Say goodbye on every open chat, wait (briefly) until each stream is over,
+        and close the windows (exit hook: main thread)."""
+        with self._lock:
+            conversations = list(self._chats.values())
+        for conversation in conversations:
+            if conversation.session is not None:
+                conversation.session.close("exit")
+        deadline = time.monotonic() + timeout
+        for conversation in conversations:
+            if conversation.session is not None:
+                conversation.session.done.wait(max(0.0, deadline - time.monotonic()))
+        windows, self._windows = self._windows, []
+        for window in windows:
+            window.destroy()

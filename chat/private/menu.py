@@ -1,0 +1,58 @@
+"""Menu item "Private chat": ask whom to talk to, look them up, open the chat."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from chat.client import Client
+from chat.menu import UserError
+from chat.terminal import Terminal
+from nameserver.format import clients_table
+from nameserver.registry import ClientRecord
+
+log = logging.getLogger(__name__)
+
+PROMPT = "Chat with whom? Client ID, start of an ID, or username (empty: back): "
+
+
+def run(client: Client) -> None:
+    """Ask for a peer on the terminal and open a private chat with them."""
+    term = client.term
+    query = term.ask(PROMPT).strip()
+    if not query:
+        return
+    try:
+        matches = client.registry.find(query)
+    except redis.RedisError:
+        log.exception("looking up %r failed", query)
+        raise UserError(
+            "The name server is not answering right now; try again in a moment."
+        ) from None
+    if not matches:
+        raise UserError(
+            f"Nobody online has the ID or username {query!r}. "
+            "Discover chats (menu 3) lists who is online."
+        )
+    record = matches[0] if len(matches) == 1 else pick(term, query, matches, client.me.id)
+    if record is None:
+        return
+    client.features["private"].open_with(record)
+    term.say(f"Your chat with {record.name} ({record.id}) is in its own window.")
+
+
+def pick(
+    term: Terminal, query: str, matches: list[ClientRecord], own_id: str
+) -> ClientRecord | None:
+    """Ask which of several matching clients is meant; None goes back to the menu."""
+    count = len(matches)
+    term.say(f"{query!r} matches {count} clients online:")
+    term.say(clients_table(matches, own_id=own_id, numbered=True))
+    while True:
+        answer = term.ask(f"Which one? 1-{count} (empty: back): ").strip()
+        if not answer:
+            return None
+        if answer.isdigit() and 1 <= int(answer) <= count:
+            return matches[int(answer) - 1]
+        term.say(f"Type a number from 1 to {count}, or just Enter to go back.")

@@ -1,0 +1,249 @@
+"""Private chats: one-way delivery between two client processes, beside a bare gRPC stream.
+
+The figure is the time from the sender's send call (what the window's Send
+button calls) to the message being on the receiver's UI queue, both processes
+on this machine. ``time.perf_counter_ns`` is the system-wide monotonic clock
+on Linux, so a stamp taken in one process can be compared with one taken in
+the other. The same run measures a bare grpcio bidirectional stream of the
+same frames between the same two processes, as the yardstick.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import redis
+
+from benchmarks.common import REDIS_URL, Result, namespace, percentile
+
+PACED_COUNT = 2000
+PACED_GAP = 0.002  # seconds between paced messages
+BURST_COUNT = 20000
+WAIT = 60.0  # seconds to wait for every message before giving up
+
+
+# -- the receiving process ----------------------------------------------------
+
+
+def _receiver(conn: Any, ns: str) -> None:
+    """A chat client whose UI queue stamps each message, plus a bare gRPC server."""
+    from chat import private
+    from chat.client import Client
+    from chat.config import Config
+    from chat.proto import private_chat_pb2_grpc as pb_grpc
+    from chat.rpc import create_server
+    from chat.terminal import Terminal
+    from chat.ui import UiQueue
+    from nameserver.keys import Keys
+    from nameserver.registry import Registry
+
+    stamps: dict[str, list[tuple[int, str]]] = {"chat": [], "bare": []}
+    lock = threading.Lock()
+
+    class StampingQueue(UiQueue):
+        def post(self, fn: Callable[..., Any], *args: Any) -> None:
+            if getattr(fn, "__name__", "") == "message":
+                now = time.perf_counter_ns()
+                with lock:
+                    stamps["chat"].append((now, args[2]))
+            super().post(fn, *args)
+
+    class Bare(pb_grpc.PrivateChatServicer):
+        def Chat(self, request_iterator, context):  # the .proto's method name
+            for frame in request_iterator:
+                now = time.perf_counter_ns()
+                with lock:
+                    stamps["bare"].append((now, frame.text.text))
+            return iter(())
+
+    config = Config(redis_url=REDIS_URL, namespace=ns, advertise_host="127.0.0.1")
+    connection = redis.Redis.from_url(REDIS_URL)
+    registry = Registry(connection, Keys(ns))
+    server, port = create_server("127.0.0.1:0", config.keepalive_seconds)
+    me = registry.claim("receiver", "127.0.0.1", port)
+    term = Terminal(out=io.StringIO(), inp=io.StringIO())
+    client = Client(config, connection, registry, None, StampingQueue(), term, me)  # type: ignore[arg-type]
+    client.features["server"] = server
+    private.start(client)
+    server.start()
+    bare, bare_port = create_server("127.0.0.1:0", config.keepalive_seconds)
+    pb_grpc.add_PrivateChatServicer_to_server(Bare(), bare)
+    bare.start()
+    conn.send((me, bare_port))
+    while True:
+        command, *args = conn.recv()
+        if command == "collect":
+            kind, count = args
+            deadline = time.monotonic() + WAIT
+            while time.monotonic() < deadline:
+                with lock:
+                    if len(stamps[kind]) >= count:
+                        break
+                time.sleep(0.01)  # waiting on another process's progress; checked seldom
+            with lock:
+                conn.send(stamps[kind])
+                stamps[kind] = []
+        else:
+            break
+    client.run_exit_hooks()
+    server.stop(grace=1).wait(2)
+    bare.stop(None)
+    registry.deregister(me.id)
+
+
+# -- the sending side (this process) ------------------------------------------
+
+
+def _sender_client(ns: str) -> Any:
+    from chat import private
+    from chat.client import Client
+    from chat.config import Config
+    from chat.rpc import create_server
+    from chat.terminal import Terminal
+    from chat.ui import UiQueue
+    from nameserver.keys import Keys
+    from nameserver.registry import Registry
+
+    config = Config(redis_url=REDIS_URL, namespace=ns, advertise_host="127.0.0.1")
+    connection = redis.Redis.from_url(REDIS_URL)
+    registry = Registry(connection, Keys(ns))
+    server, port = create_server("127.0.0.1:0", config.keepalive_seconds)
+    me = registry.claim("sender", "127.0.0.1", port)
+    term = Terminal(out=io.StringIO(), inp=io.StringIO())
+    client = Client(config, connection, registry, None, UiQueue(), term, me)  # type: ignore[arg-type]
+    client.features["server"] = server
+    private.start(client)
+    server.start()
+    return client, server
+
+
+class BareSender:
+    """A plain bidirectional stream fed from a queue, as the chat session does."""
+
+    def __init__(self, port: int) -> None:
+        from chat.proto import private_chat_pb2 as pb
+        from chat.proto import private_chat_pb2_grpc as pb_grpc
+
+        self.pb = pb
+        self.outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        grpc.channel_ready_future(self.channel).result(timeout=5)
+        self.call = pb_grpc.PrivateChatStub(self.channel).Chat(self._frames())
+        self.seq = 0
+
+    def _frames(self) -> Any:
+        while (frame := self.outbox.get()) is not None:
+            yield frame
+
+    def send(self, text: str) -> None:
+        self.seq += 1
+        self.outbox.put(self.pb.Frame(text=self.pb.Text(seq=self.seq, id=str(self.seq), text=text)))
+
+    def close(self) -> None:
+        self.outbox.put(None)
+        for _ in self.call:
+            pass
+        self.channel.close()
+
+
+def _paced(send: Callable[[str], Any]) -> None:
+    next_at = time.perf_counter()
+    for _ in range(PACED_COUNT):
+        send(str(time.perf_counter_ns()))
+        next_at += PACED_GAP
+        pause = next_at - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+
+
+def _burst(send: Callable[[str], Any]) -> int:
+    started = time.perf_counter_ns()
+    for n in range(BURST_COUNT):
+        send(str(n))
+    return started
+
+
+def _latencies_ms(stamps: list[tuple[int, str]]) -> list[float]:
+    return [(at - int(text)) / 1e6 for at, text in stamps]
+
+
+def _rate(started_ns: int, stamps: list[tuple[int, str]]) -> float:
+    texts = [text for _at, text in stamps]
+    if texts != [str(n) for n in range(BURST_COUNT)]:
+        raise RuntimeError("the burst arrived incomplete or out of order")
+    return BURST_COUNT / ((stamps[-1][0] - started_ns) / 1e9)
+
+
+def private_chat() -> list[Result]:
+    ns = namespace()
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_receiver, args=(child, ns), daemon=True)
+    process.start()
+    client = server = bare = None
+    try:
+        receiver, bare_port = parent.recv()
+        client, server = _sender_client(ns)
+        chats = client.features["private"]
+        chats.open_with(receiver)
+        conversation = chats._chats[receiver.id]
+        bare = BareSender(bare_port)
+
+        def collect(kind: str, count: int) -> list[tuple[int, str]]:
+            parent.send(("collect", kind, count))
+            stamps = parent.recv()
+            if len(stamps) < count:
+                raise RuntimeError(f"{kind}: only {len(stamps)} of {count} messages arrived")
+            return stamps
+
+        # Warm up both paths (connections, code paths) before measuring.
+        for send, kind in ((conversation.send, "chat"), (bare.send, "bare")):
+            for _ in range(200):
+                send(str(time.perf_counter_ns()))
+            collect(kind, 200)
+
+        _paced(conversation.send)
+        chat_paced = _latencies_ms(collect("chat", PACED_COUNT))
+        _paced(bare.send)
+        bare_paced = _latencies_ms(collect("bare", PACED_COUNT))
+        started = _burst(conversation.send)
+        chat_rate = _rate(started, collect("chat", BURST_COUNT))
+        started = _burst(bare.send)
+        bare_rate = _rate(started, collect("bare", BURST_COUNT))
+    finally:
+        if bare is not None:
+            bare.close()
+        if client is not None:
+            client.run_exit_hooks()
+            server.stop(None)
+            client.registry.deregister(client.me.id)
+        parent.send(("stop",))
+        process.join(10)
+
+    p50, p99 = percentile(chat_paced, 50), percentile(chat_paced, 99)
+    name = "private_chat"
+    return [
+        Result(name, "paced one-way p50", p50, "ms", "<= 1 ms", p50 <= 1.0),
+        Result(name, "paced one-way p99", p99, "ms", "<= 5 ms", p99 <= 5.0),
+        Result(name, "bare stream paced p50", percentile(bare_paced, 50), "ms"),
+        Result(name, "bare stream paced p99", percentile(bare_paced, 99), "ms"),
+        Result(
+            name,
+            "burst rate",
+            chat_rate,
+            "msgs/s",
+            ">= 5,000 msgs/s and >= half the bare stream",
+            chat_rate >= 5000 and chat_rate >= bare_rate / 2,
+        ),
+        Result(name, "bare stream burst rate", bare_rate, "msgs/s"),
+    ]
+
+
+SCENARIOS = {"private_chat": private_chat}

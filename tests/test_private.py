@@ -1,0 +1,481 @@
+"""Private chats between real clients: gRPC servers on port 0, real Tk windows, real Redis."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import io
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+import pytest
+
+from chat import private
+from chat.client import Client
+from chat.config import Config
+from chat.menu import UserError
+from chat.private import menu as private_menu
+from chat.proto import private_chat_pb2 as pb
+from chat.proto import private_chat_pb2_grpc as pb_grpc
+from chat.rpc import create_server
+from chat.terminal import Terminal
+from chat.ui import UiQueue
+from chat.windows.pump import Pump
+from nameserver.registry import ClientRecord, Registry
+from tests.support import tk_wait, wait_for
+
+
+class Script(io.StringIO):
+    """Terminal input typed in advance, one line per answer."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__("".join(line + "\n" for line in lines))
+
+
+class InProcess:
+    """One client in the test process: its own UI queue, server and windows."""
+
+    def __init__(self, config: Config, registry: Registry, broker, root, name: str) -> None:
+        self.out = io.StringIO()
+        self.term = Terminal(out=self.out, inp=Script())
+        self.ui = UiQueue()
+        self.pump = Pump(root, self.ui)
+        self.server, port = create_server("127.0.0.1:0", config.keepalive_seconds)
+        me = registry.claim(name, "127.0.0.1", port)
+        self.client = Client(config, registry.redis, registry, broker, self.ui, self.term, me, root)
+        self.client.features["server"] = self.server
+        private.start(self.client)
+        self.server.start()
+        self.chats = self.client.features["private"]
+
+    @property
+    def me(self) -> ClientRecord:
+        return self.client.me
+
+    def menu(self, *answers: str) -> str:
+        """Run the Private chat menu item with typed answers; returns what it printed."""
+        self.term.inp = Script(*answers)
+        start = self.out.tell()
+        try:
+            private_menu.run(self.client)
+        except UserError as exc:
+            self.term.say(str(exc))
+        return self.out.getvalue()[start:]
+
+    def stop(self) -> None:
+        self.client.run_exit_hooks()
+        self.server.stop(grace=None)
+        self.pump.stop()
+        self.ui.close()
+
+
+@pytest.fixture
+def make_client(config, registry, broker, tk_root) -> Iterator[Callable[[str], InProcess]]:
+    fast = dataclasses.replace(config, close_delay=0.3)
+    made: list[InProcess] = []
+
+    def make(name: str, **settings: object) -> InProcess:
+        own = dataclasses.replace(fast, **settings) if settings else fast
+        client = InProcess(own, registry, broker, tk_root, name)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.stop()
+    tk_root.update()
+    # Free what this test's windows left in reference cycles here, on the Tk
+    # thread, rather than whenever a gRPC thread happens to run the collector.
+    made.clear()
+    gc.collect()
+
+
+def windows(tk_root, client: InProcess) -> dict[str, object]:
+    """Title -> window of every chat window ``client`` shows."""
+    tk_root.update()
+    found = {}
+    for conversation in _all_conversations(client):
+        window = conversation.window
+        if window is not None and not window.closed:
+            found[window.top.title()] = window
+    return found
+
+
+def _all_conversations(client: InProcess):
+    # Conversations stay reachable through their windows' logs even after the
+    # manager forgets them, so tests follow them from the moment they appear.
+    with client.chats._lock:
+        current = list(client.chats._chats.values())
+    known = client.__dict__.setdefault("known", [])
+    for conversation in current:
+        if conversation not in known:
+            known.append(conversation)
+    return known
+
+
+def window_of(tk_root, client: InProcess, peer: InProcess, timeout: float = 5.0):
+    title = f"Chat with {peer.me.name} ({peer.me.id})"
+    return tk_wait(
+        tk_root,
+        lambda: windows(tk_root, client).get(title),
+        timeout,
+        f"{client.me.name}'s window {title!r}",
+    )
+
+
+def process_state(pid: int) -> str:
+    """The state letter of a process (R, S, T for stopped, ...), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+def type_and_send(window, text: str) -> None:
+    window.text_var.set(text)
+    window.send()
+
+
+def test_both_windows_open_and_text_appears_left_and_right(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    printed = alice.menu(bob.me.id)
+    assert "in its own window" in printed
+    mine = window_of(tk_root, alice, bob)
+    theirs = window_of(tk_root, bob, alice)
+    assert (
+        "alice (" in bob.out.getvalue() and "started a private chat with you" in bob.out.getvalue()
+    )
+
+    type_and_send(mine, "hello bob")
+    tk_wait(tk_root, lambda: ("peer", "hello bob") in theirs.shown(), what="bob sees the text")
+    type_and_send(theirs, "hi alice")
+    tk_wait(tk_root, lambda: ("peer", "hi alice") in mine.shown(), what="alice sees the reply")
+
+    assert mine.shown() == [("own", "hello bob"), ("peer", "hi alice")]
+    assert theirs.shown() == [
+        ("notice", "alice started a chat with you"),
+        ("peer", "hello bob"),
+        ("own", "hi alice"),
+    ]
+    assert mine.text_var.get() == ""
+    tk_wait(
+        tk_root,
+        lambda: "…" not in mine.history.get("1.0", "end"),
+        what="alice's message marked delivered",
+    )
+    assert alice.chats.active_peers() == [(bob.me.id, "bob")]
+    assert bob.chats.active_peers() == [(alice.me.id, "alice")]
+
+
+def test_thousand_quick_messages_arrive_complete_and_in_order(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    alice.chats.open_with(bob.me)
+    mine = window_of(tk_root, alice, bob)
+    theirs = window_of(tk_root, bob, alice)
+    for n in range(1000):
+        type_and_send(mine, f"message {n}")
+    expected = [("peer", f"message {n}") for n in range(1000)]
+    tk_wait(
+        tk_root,
+        lambda: len(theirs.shown()) >= 1001,
+        timeout=30,
+        what="1,000 messages in bob's window",
+    )
+    assert theirs.shown()[1:] == expected
+    tk_wait(
+        tk_root,
+        lambda: all(e.status == "sent" for e in mine.log.entries),
+        timeout=10,
+        what="every message acknowledged",
+    )
+    assert [text for side, text in mine.shown()] == [f"message {n}" for n in range(1000)]
+
+
+def test_asking_again_brings_the_open_window_to_the_front(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    alice.chats.open_with(bob.me)
+    window_of(tk_root, alice, bob)
+    alice.chats.open_with(bob.me)
+    alice.menu("bob")
+    tk_root.update()
+    assert len(windows(tk_root, alice)) == 1
+    assert len(windows(tk_root, bob)) == 1
+    assert alice.chats.active_peers() == [(bob.me.id, "bob")]
+
+
+def test_three_clients_chat_in_separate_windows(make_client, tk_root):
+    alice, bob, carol = make_client("alice"), make_client("bob"), make_client("carol")
+    alice.chats.open_with(bob.me)
+    carol.chats.open_with(alice.me)
+    to_bob, to_carol = window_of(tk_root, alice, bob), window_of(tk_root, alice, carol)
+    bobs, carols = window_of(tk_root, bob, alice), window_of(tk_root, carol, alice)
+    type_and_send(to_bob, "for bob only")
+    type_and_send(to_carol, "for carol only")
+    tk_wait(tk_root, lambda: ("peer", "for bob only") in bobs.shown(), what="bob's message")
+    tk_wait(tk_root, lambda: ("peer", "for carol only") in carols.shown(), what="carol's message")
+    assert ("peer", "for carol only") not in bobs.shown()
+    assert ("peer", "for bob only") not in carols.shown()
+    assert sorted(alice.chats.active_peers()) == sorted(
+        [(bob.me.id, "bob"), (carol.me.id, "carol")]
+    )
+
+
+def test_closing_a_window_shows_the_notice_and_closes_the_other(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    alice.chats.open_with(bob.me)
+    mine = window_of(tk_root, alice, bob)
+    theirs = window_of(tk_root, bob, alice)
+    mine.close()
+    tk_wait(
+        tk_root,
+        lambda: ("notice", "alice disconnected") in theirs.shown(),
+        what="the disconnect notice in bob's window",
+    )
+    assert str(theirs.input.cget("state")) == "disabled"
+    tk_wait(tk_root, lambda: theirs.closed, what="bob's window closing by itself")
+    assert bob.chats.active_peers() == []
+    assert alice.chats.active_peers() == []
+    # The chat can be opened again afterwards.
+    bob.chats.open_with(alice.me)
+    window_of(tk_root, alice, bob)
+
+
+def test_exit_says_goodbye_on_every_chat(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    bob.chats.open_with(alice.me)
+    theirs = window_of(tk_root, bob, alice)
+    window_of(tk_root, alice, bob)
+    alice.client.run_exit_hooks()
+    tk_wait(
+        tk_root,
+        lambda: ("notice", "alice disconnected") in theirs.shown(),
+        what="the disconnect notice after alice exits",
+    )
+    tk_wait(tk_root, lambda: theirs.closed, what="bob's window closing by itself")
+
+
+def test_too_long_message_stays_in_the_box_and_is_not_sent(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    alice.chats.open_with(bob.me)
+    mine = window_of(tk_root, alice, bob)
+    theirs = window_of(tk_root, bob, alice)
+    long_text = "é" * 2049  # 4098 bytes of UTF-8
+    type_and_send(mine, long_text)
+    assert mine.text_var.get() == long_text
+    assert "too long" in mine.status.cget("text")
+    type_and_send(mine, "short")
+    tk_wait(tk_root, lambda: ("peer", "short") in theirs.shown(), what="the short message")
+    assert [text for _side, text in theirs.shown()] == ["alice started a chat with you", "short"]
+
+
+def test_unknown_id_ambiguous_prefix_and_own_id_are_refused(make_client, registry, tk_root):
+    alice = make_client("alice")
+    printed = alice.menu("zzzzzzzz")
+    assert "Nobody online has the ID or username 'zzzzzzzz'" in printed
+    first = "q" if not alice.me.id.startswith("q") else "r"
+    for suffix in ("2222222", "3333333"):
+        record = ClientRecord(first + suffix, "quinn", "127.0.0.1", 1, time.time())
+        assert registry._claim(record)
+    printed = alice.menu(first, "")
+    assert f"'{first}' matches 2 clients online" in printed
+    assert f"{first}2222222" in printed and f"{first}3333333" in printed
+    printed = alice.menu("quinn", "7", "")
+    assert "Type a number from 1 to 2" in printed
+    printed = alice.menu(alice.me.id)
+    assert "You cannot chat with yourself." in printed
+    printed = alice.menu("")
+    assert printed.strip().endswith("(empty: back):")
+    assert windows(tk_root, alice) == {}
+    assert alice.chats.active_peers() == []
+
+
+def test_stale_registration_gives_up_with_a_sentence(make_client, registry, tk_root):
+    alice = make_client("alice")
+    with socket.socket() as probe:  # a port nobody listens on any more
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ghost = ClientRecord("gh2st222", "ghost", "127.0.0.1", port, time.time())
+    assert registry._claim(ghost)
+    printed = alice.menu("ghost")
+    assert f"Could not reach ghost at 127.0.0.1:{port} (they may have just left)." in printed
+    assert windows(tk_root, alice) == {}
+
+
+def test_invalid_first_frame_is_refused_and_the_server_keeps_serving(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    with grpc.insecure_channel(alice.me.address) as channel:
+        stub = pb_grpc.PrivateChatStub(channel)
+        bad_first = [pb.Frame(text=pb.Text(seq=1, id="x", text="no hello"))]
+        with pytest.raises(grpc.RpcError) as caught:
+            list(stub.Chat(iter(bad_first), timeout=5))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        nameless = [pb.Frame(hello=pb.Hello(version=1, peer=pb.Peer(id="", name="")))]
+        with pytest.raises(grpc.RpcError) as caught:
+            list(stub.Chat(iter(nameless), timeout=5))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert windows(tk_root, alice) == {}
+    bob.chats.open_with(alice.me)
+    theirs = window_of(tk_root, alice, bob)
+    type_and_send(window_of(tk_root, bob, alice), "still here?")
+    tk_wait(tk_root, lambda: ("peer", "still here?") in theirs.shown(), what="a normal chat")
+
+
+def test_a_silent_caller_is_cut_off_and_others_still_get_through(make_client, tk_root):
+    alice, bob = make_client("alice", connect_timeout=0.5), make_client("bob")
+    hush = threading.Event()
+
+    def nothing() -> Iterator[pb.Frame]:
+        hush.wait(10)
+        yield from ()
+
+    with grpc.insecure_channel(alice.me.address) as channel:
+        silent = pb_grpc.PrivateChatStub(channel).Chat(nothing())
+        try:
+            with pytest.raises(grpc.RpcError) as caught:
+                next(silent)
+            assert caught.value.code() == grpc.StatusCode.CANCELLED
+        finally:
+            hush.set()
+    bob.chats.open_with(alice.me)
+    window_of(tk_root, alice, bob)
+
+
+class DropsAfterThree(pb_grpc.PrivateChatServicer):
+    """A peer that takes the hello, reads texts without acknowledging, then breaks."""
+
+    def __init__(self) -> None:
+        self.got: list[str] = []
+        self.broke = threading.Event()
+
+    def Chat(self, request_iterator, context):  # the .proto's method name
+        next(request_iterator)
+        yield pb.Frame(hello=pb.Hello(version=1, peer=pb.Peer(id="dr2pp222", name="dropper")))
+        for frame in request_iterator:
+            texts = [frame.text] if frame.HasField("text") else list(frame.batch.texts)
+            self.got += [text.text for text in texts]
+            if len(self.got) >= 3:
+                self.broke.set()
+                context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset")
+
+
+def test_messages_on_a_breaking_stream_are_marked_not_delivered(make_client, tk_root):
+    alice = make_client("alice")
+    server, port = create_server("127.0.0.1:0")
+    dropper = DropsAfterThree()
+    pb_grpc.add_PrivateChatServicer_to_server(dropper, server)
+    server.start()
+    try:
+        record = ClientRecord("dr2pp222", "dropper", "127.0.0.1", port, time.time())
+        alice.chats.open_with(record)
+        window = tk_wait(
+            tk_root,
+            lambda: windows(tk_root, alice).get("Chat with dropper (dr2pp222)"),
+            what="the window",
+        )
+        for n in range(3):
+            type_and_send(window, f"lost {n}")
+        tk_wait(tk_root, lambda: ("notice", "dropper disconnected") in window.shown(), what="end")
+        assert [e.status for e in window.log.entries if e.side == "own"] == ["failed"] * 3
+        assert window.history.get("1.0", "end").count("not delivered") == 3
+    finally:
+        server.stop(None)
+
+
+def test_killed_peer_process_is_noticed_within_five_seconds(make_client, spawn, registry, tk_root):
+    alice = make_client("alice")
+    bob = spawn("bob")
+    alice.chats.open_with(registry.get(bob.id))
+    bob.expect("alice .* started a private chat with you")
+    mine = tk_wait(
+        tk_root,
+        lambda: windows(tk_root, alice).get(f"Chat with bob ({bob.id})"),
+        what="alice's window",
+    )
+    type_and_send(mine, "are you there?")
+    tk_wait(tk_root, lambda: "…" not in mine.history.get("1.0", "end"), what="bob's ack")
+    bob.kill()
+    killed = time.monotonic()
+    tk_wait(
+        tk_root,
+        lambda: ("notice", "bob disconnected") in mine.shown(),
+        timeout=5,
+        what="the disconnect notice within 5 s of SIGKILL",
+    )
+    assert time.monotonic() - killed < 5
+    assert str(mine.input.cget("state")) == "disabled"
+
+
+def test_a_real_client_process_opens_a_chat_from_its_menu(make_client, spawn, tk_root):
+    alice = make_client("alice")
+    bob = spawn("bob")
+    bob.choose("1")
+    bob.expect("Chat with whom")
+    bob.child.sendline(alice.me.id)
+    bob.expect("is in its own window")
+    theirs = tk_wait(
+        tk_root,
+        lambda: windows(tk_root, alice).get(f"Chat with bob ({bob.id})"),
+        what="the window that popped up in alice's client",
+    )
+    assert theirs.shown()[0] == ("notice", "bob started a chat with you")
+    type_and_send(theirs, "bye now")
+    tk_wait(tk_root, lambda: "…" not in theirs.history.get("1.0", "end"), what="bob's ack")
+    bob.choose("Exit")
+    assert bob.exit_status() == 0
+    tk_wait(
+        tk_root,
+        lambda: ("notice", "bob disconnected") in theirs.shown(),
+        what="the goodbye of a client that exits",
+    )
+
+
+def test_killed_caller_process_is_noticed_by_the_callee(make_client, spawn, tk_root):
+    alice = make_client("alice")
+    bob = spawn("bob")
+    bob.choose("1")
+    bob.expect("Chat with whom")
+    bob.child.sendline(alice.me.id)
+    bob.expect("is in its own window")
+    theirs = tk_wait(
+        tk_root,
+        lambda: windows(tk_root, alice).get(f"Chat with bob ({bob.id})"),
+        what="the window that popped up in alice's client",
+    )
+    bob.kill()
+    tk_wait(
+        tk_root,
+        lambda: ("notice", "bob disconnected") in theirs.shown(),
+        timeout=5,
+        what="the disconnect notice within 5 s of SIGKILL",
+    )
+    tk_wait(tk_root, lambda: theirs.closed, what="alice's window closing by itself")
+    assert alice.chats.active_peers() == []
+
+
+def test_frozen_peer_is_noticed_by_keepalive(make_client, spawn, registry, tk_root):
+    """A peer that stops answering without closing its connection (as after a network cut)."""
+    alice = make_client("alice")
+    bob = spawn("bob")
+    alice.chats.open_with(registry.get(bob.id))
+    bob.expect("started a private chat with you")
+    mine = tk_wait(
+        tk_root,
+        lambda: windows(tk_root, alice).get(f"Chat with bob ({bob.id})"),
+        what="alice's window",
+    )
+    os.kill(bob.child.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: process_state(bob.child.pid) == "T", what="bob's process to stop")
+        type_and_send(mine, "into the void")
+        tk_wait(
+            tk_root,
+            lambda: ("notice", "bob disconnected") in mine.shown(),
+            timeout=5,
+            what="the disconnect notice within 5 s of the peer freezing",
+        )
+        assert [e.status for e in mine.log.entries if e.side == "own"] == ["failed"]
+    finally:
+        os.kill(bob.child.pid, signal.SIGCONT)
