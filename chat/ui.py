@@ -29,6 +29,9 @@ class UiQueue:
         self._lock = threading.Lock()
         self._signalled = False
         self._closed = False
+        #: Called on the UI thread at every wake-up, before the queued calls
+        #: (the app checks its quit flag here, which signal handlers set).
+        self.on_wake: Callable[[], None] | None = None
         self.read_fd, self._write_fd = os.pipe()
         os.set_blocking(self.read_fd, False)
         os.set_blocking(self._write_fd, False)
@@ -60,6 +63,11 @@ class UiQueue:
             pass
         with self._lock:
             self._signalled = False
+        if self.on_wake is not None:
+            try:
+                self.on_wake()
+            except Exception:
+                log.exception("UI wake-up hook failed")
         ran = 0
         while True:
             try:

@@ -1,6 +1,6 @@
 """The group chats of one client: the menu flow, the open sessions and their windows.
 
-Attached at start-up as ``client.features["groups"]``. The menu thread calls
+The "Group chat" feature. The menu thread calls
 :meth:`GroupManager.run_menu` and :meth:`GroupManager.join_interactive`; any
 thread may call :meth:`GroupManager.joined`. Windows are made and closed on
 the Tk main thread only, through ``client.ui.post``.
@@ -17,6 +17,8 @@ import pika.exceptions
 import redis
 
 from chat.broker import BrokerUnavailable
+from chat.errors import UserError
+from chat.features import Description
 from chat.groups.amqp import StreamRefused
 from chat.groups.model import (
     Kind,
@@ -28,7 +30,6 @@ from chat.groups.model import (
     window_title,
 )
 from chat.groups.session import READ_ONLY, GroupSession
-from chat.menu import UserError
 from nameserver.members import GroupMembers
 from nameserver.registry import GroupRecord
 
@@ -43,6 +44,9 @@ UNREACHABLE = "the chat server (RabbitMQ) is not reachable right now; try again 
 class GroupManager:
     """Joins groups, keeps one session and one window per open group, leaves them."""
 
+    key = "groups"
+    label = "Group chat"
+
     def __init__(self, client: Client) -> None:
         self.client = client
         self._lock = threading.Lock()
@@ -54,7 +58,18 @@ class GroupManager:
         self._wake = threading.Event()
         self._left: set[str] = set()  # groups left, whose membership is still to remove
         self._refresher = threading.Thread(target=self._refresh, name="groups", daemon=True)
+
+    # -- the feature -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start keeping this client's group memberships alive in the name server."""
         self._refresher.start()
+
+    def describe(self, into: Description) -> None:
+        into.groups.extend(self.joined())
+
+    def close(self) -> None:
+        self.close_all()
 
     # -- for other features (any thread) ---------------------------------------
 
@@ -284,10 +299,3 @@ class GroupManager:
                 window.destroy()
             session.on_status = None
             session.close(wait=True)
-
-
-def start(client: Client) -> None:
-    """Attach group chats to a starting client."""
-    manager = GroupManager(client)
-    client.features["groups"] = manager
-    client.at_exit(manager.close_all)
