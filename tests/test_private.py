@@ -446,3 +446,47 @@ def test_frozen_peer_is_noticed_by_keepalive(make_client, spawn, registry, tk_ro
         assert [e.status for e in mine.log.entries if e.side == "own"] == ["failed"]
     finally:
         os.kill(bob.child.pid, signal.SIGCONT)
+
+
+def _call_at_once(
+    start: threading.Barrier, errors: list[BaseException], caller: InProcess, callee: InProcess
+) -> None:
+    start.wait(5)
+    try:
+        caller.chats.open_with(callee.me)
+    except BaseException as exc:  # surfaced by the test
+        errors.append(exc)
+
+
+def test_calls_that_cross_give_one_chat_with_a_window_on_each_side(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    for attempt in range(20):
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        calls = [
+            threading.Thread(target=_call_at_once, args=(start, errors, alice, bob)),
+            threading.Thread(target=_call_at_once, args=(start, errors, bob, alice)),
+        ]
+        for thread in calls:
+            thread.start()
+        for thread in calls:
+            thread.join(15)
+        assert errors == [], f"attempt {attempt}: {errors}"
+        window_a = window_of(tk_root, alice, bob)
+        window_b = window_of(tk_root, bob, alice)
+        assert len(windows(tk_root, alice)) == 1 and len(windows(tk_root, bob)) == 1
+        assert alice.chats.active_peers() == [(bob.me.id, "bob")]
+        assert bob.chats.active_peers() == [(alice.me.id, "alice")]
+
+        # Both windows are the two ends of one stream.
+        type_and_send(window_a, f"hello {attempt}")
+        tk_wait(tk_root, lambda: ("peer", f"hello {attempt}") in window_b.shown())  # noqa: B023
+
+        window_a.close()
+        tk_wait(
+            tk_root,
+            lambda: not alice.chats.active_peers() and not bob.chats.active_peers(),
+            what="the chat over on both sides",
+        )
+        tk_wait(tk_root, lambda: window_b.closed, what="bob's window closing")  # noqa: B023
