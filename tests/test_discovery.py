@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 
 import pika
 import pytest
@@ -90,6 +91,7 @@ def make_client(fast_config, redis_conn, registry) -> Iterator:
         private: FakePrivate | None = None,
         script: str = "",
         started: float | None = None,
+        config: Config | None = None,
     ) -> TestClient:
         def features(client: Client) -> list[Feature]:
             def describe() -> Description:
@@ -99,7 +101,7 @@ def make_client(fast_config, redis_conn, registry) -> Iterator:
 
             return [Discovery(client, opener=private, joiner=groups, describe=describe)]
 
-        client = TestClient(fast_config, registry, name, make=features, started=started)
+        client = TestClient(config or fast_config, registry, name, make=features, started=started)
         client.term.inp = io.StringIO(script)
         made.append(client)
         return client
@@ -134,13 +136,13 @@ def test_three_clients_see_each_other_both_ways_with_their_parameters(spawn):
     while expected:  # in whatever order they arrive
         patterns = sorted(expected)
         expected.remove(patterns[alice.expect(patterns)])
-    alice.expect("3 client\\(s\\) answered the discovery event")
+    alice.expect("3 clients answered the discovery event")
     alice.expect("or press Enter to go back: ")
     alice.choose("")
     alice.choose("Discover chats")
     alice.expect("Choose 1-3")
     alice.choose("1")
-    alice.expect("lists 3 live client\\(s\\)")
+    alice.expect("lists 3 live clients")
     alice.expect("or press Enter to go back: ")
     listing = alice.child.before
     assert f"alice (you)  {alice.id}  {alice.address}" in listing
@@ -226,7 +228,7 @@ def test_garbage_wrong_correlation_and_late_answers_are_never_shown(make_client,
     rogue.start()
     try:
         rogue.add_setup(rogue_setup)
-        result = me.discovery.via_events()
+        result = me.discovery.via_events(expected=Future())  # wait the whole time
         assert ids(result.clients) == {me.me.id, bob.me.id}
         assert result.dropped == 3
         text, rows = events_listing(result, me.me.id)
@@ -272,6 +274,21 @@ def test_malformed_requests_are_ignored_and_answering_goes_on(make_client, names
     assert "unknown or finished request 'bad-" not in caplog.text
 
 
+def test_the_wait_ends_as_soon_as_every_listed_client_has_answered(make_client, fast_config):
+    patient = dataclasses.replace(fast_config, discovery_timeout=30)
+    me = make_client("me", config=patient)
+    bob, carol = make_client("bob"), make_client("carol")
+
+    result = me.discovery.via_events()
+    shared, both = me.discovery.both()
+
+    everyone = {me.me.id, bob.me.id, carol.me.id}
+    assert ids(result.clients) == everyone and ids(both.clients) == everyone
+    assert ids(shared.clients) == everyone
+    # Far from the 30 s deadline: the wait ended with the last expected answer.
+    assert result.waited < 10 and both.waited < 10, (result.waited, both.waited)
+
+
 def test_a_slow_client_does_not_hold_up_the_others(make_client, caplog):
     caplog.set_level(logging.WARNING, logger="chat.discovery")
     release = threading.Event()
@@ -298,7 +315,7 @@ def test_rabbitmq_down_is_one_sentence_and_the_redis_way_still_works(make_client
     shown = output(me)
     assert shown.count(BROKER_DOWN) == 2
     assert "DISCOVERY EVENT" in shown and "not sent" in shown
-    assert "lists 1 live client(s)" in shown
+    assert "lists 1 live client and" in shown
     assert f"me (you)  {me.me.id}" in shown
     assert "Traceback" not in shown
 
