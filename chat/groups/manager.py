@@ -8,6 +8,7 @@ the Tk main thread only, through ``client.ui.post``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Longest wait at exit for the broker to finish leaving every group.
+EXIT_WAIT = 0.5
 UNREACHABLE = "the chat server (RabbitMQ) is not reachable right now; try again in a moment."
 
 
@@ -293,9 +296,16 @@ class GroupManager:
             left, self._left = self._left, set()
         for name in sorted(left | {session.name for session in sessions}):
             self._forget_membership(name)  # at exit waiting for Redis is fine
+        leaving = []
         for session in sessions:
             window = self._windows.pop(session.name, None)
             if window is not None:
                 window.destroy()
             session.on_status = None
-            session.close(wait=True)
+            leaving.append(session.close(wait=False))
+        # Done before the broker closes, but never more than EXIT_WAIT for all together.
+        deadline = time.monotonic() + EXIT_WAIT
+        for future in leaving:
+            if future is not None:
+                with contextlib.suppress(Exception):
+                    future.result(max(0.0, deadline - time.monotonic()))

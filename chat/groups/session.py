@@ -349,18 +349,20 @@ class GroupSession:
 
     # -- leaving ---------------------------------------------------------------
 
-    def close(self, wait: bool = False, timeout: float = 2.0) -> None:
+    def close(self, wait: bool = False, timeout: float = 2.0) -> Future[None] | None:
         """Leave the group: announce it, stop consuming, leave no queue behind.
 
         On the UI thread use ``wait=False`` (the broker does it in the
-        background); at exit ``wait=True`` so it is done before the broker closes.
+        background); at exit wait, so it is done before the broker closes.
+        Returns the broker's work (None when left already).
         """
         if self.closed:
-            return
-        self._stop(wait=wait, timeout=timeout, announce=True)
+            return None
+        future = self._stop(wait=wait, timeout=timeout, announce=True)
         log.info("left group %s", self.name)
+        return future
 
-    def _stop(self, wait: bool, timeout: float, announce: bool) -> None:
+    def _stop(self, wait: bool, timeout: float, announce: bool) -> Future[None]:
         self._closed.set()
         broker = self.client.broker
         if self._subscription is not None:
@@ -386,6 +388,7 @@ class GroupSession:
         if wait:
             with contextlib.suppress(Exception):
                 future.result(timeout)
+        return future
 
 
 def _log_failure(future: Future[None]) -> None:
