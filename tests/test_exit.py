@@ -6,10 +6,13 @@ their private-chat peers (real gRPC, real windows).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import pexpect
 import pytest
@@ -119,3 +122,78 @@ def test_a_second_ctrl_c_leaves_at_once_with_a_sentence(spawn):
     status = client.exit_status()
     # Two signals sent at once may arrive as one; then the clean path ran.
     assert (index, status) in ((0, 130), (1, 0))
+
+
+class Proxy:
+    """A TCP relay to a real server that the test can cut, as if the server went away."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.upstream = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # cut
+            server = socket.create_connection(self.upstream)
+            with self.lock:
+                self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """The server is gone: no new connections, and every open one breaks."""
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept(); close alone does not
+        self.listener.close()
+        with self.lock:
+            for s in self.sockets:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+
+@pytest.mark.parametrize("gone", ["redis", "rabbitmq"])
+def test_a_server_gone_at_exit_does_not_hold_the_client_up(
+    gone, spawn, make_client, registry: Registry, tk_root
+):
+    from tests.conftest import AMQP_URL, REDIS_URL
+
+    url = REDIS_URL if gone == "redis" else AMQP_URL
+    parts = urlsplit(url)
+    proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 0)
+    relayed = urlunsplit(
+        parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}"))
+    )
+    flag = "--redis-url" if gone == "redis" else "--amqp-url"
+    bob = spawn("bob", flag, relayed)
+    peer = make_client("peer", keys={"private"})
+    peer.private.open_with(registry.get(bob.id))
+    bob.expect("started a private chat with you")
+    conversation = peer.private._chats[bob.id]
+
+    proxy.cut()
+    started = time.monotonic()
+    bob.child.kill(signal.SIGTERM)
+    assert wait_exit(bob.child) == 0
+    took = time.monotonic() - started
+    tk_wait(tk_root, lambda: conversation.ending is not None, what="the end at the peer")
+    assert conversation.ending == "goodbye"
+    assert took < 5.0, f"the client took {took:.2f} s to leave"
