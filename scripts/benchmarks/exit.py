@@ -8,6 +8,7 @@ told goodbye (not a lost connection). Target: 1 s.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -54,6 +55,28 @@ def _timed(condition: Callable[[], bool], started: float) -> float:
     return time.perf_counter() - started
 
 
+def _storm(ns: str, registry: Registry, peers: list[TestClient]) -> float:
+    child = _spawn(ns, "stormed")
+    child.expect(r"\(ID (\w+)\)")
+    client_id = child.match.group(1)
+    child.expect("Choose")
+    sessions = []
+    for peer in peers:
+        peer.private.open_with(registry.get(client_id))
+        sessions.append(peer.private._chats[client_id].session)
+    for n in range(300):  # a backlog in every window
+        for session in sessions:
+            session.send(f"message {n}")
+    started = time.perf_counter()
+    for _ in range(200):
+        try:
+            os.kill(child.pid, signal.SIGINT)
+        except ProcessLookupError:
+            break
+    wait_for(lambda: not child.isalive(), timeout=10, what="the client to exit")
+    return time.perf_counter() - started
+
+
 def exit_times() -> list[Result]:
     ns = namespace()
     config = Config(redis_url=REDIS_URL, amqp_url=AMQP_URL, namespace=ns, log_dir="/tmp")
@@ -78,6 +101,24 @@ def exit_times() -> list[Result]:
                     told <= 1,
                 ),
             ]
+        peers = [peer] + [
+            TestClient(config, registry, f"peer{n}", keys={"private"}) for n in range(2)
+        ]
+        try:
+            storm = median([_storm(ns, registry, peers) for _ in range(RUNS)])
+        finally:
+            for other in peers[1:]:
+                other.close()
+        results.append(
+            Result(
+                "exit",
+                f"200 Ctrl-C while chatting: gone (median of {RUNS})",
+                storm,
+                "s",
+                "<= 1 s",
+                storm <= 1,
+            )
+        )
     finally:
         peer.close()
         _cleanup(ns)
