@@ -244,6 +244,10 @@ class PrivateChats:
             log.info("our call to %s crossed theirs; theirs goes on", record.id)
             self.ui.post(dial.conversation.show)
             return
+        except BaseException:
+            with self._lock:
+                self._dialling.pop(record.id, None)
+            raise
         with self._lock:
             self._dialling.pop(record.id, None)
             if conversation.live:
