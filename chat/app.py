@@ -26,6 +26,11 @@ from typing import Any
 
 import redis
 
+try:  # terminal modes, restored at exit; Unix only
+    import termios
+except ImportError:  # pragma: no cover - Windows
+    termios = None  # type: ignore[assignment]
+
 from chat import __version__
 from chat.address import resolve_hosts
 from chat.broker import Broker, BrokerUnavailable, redact
@@ -381,21 +386,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _save_tty() -> Any:
+    if termios is None:
+        return None
     try:
-        import termios
-
         return termios.tcgetattr(sys.stdin.fileno())
     except Exception:
         return None
 
 
 def _restore_tty(saved: Any) -> None:
-    """Put the terminal back as found: the menu thread may be inside readline."""
-    if saved is None:
+    """Put the terminal back as found: the menu thread may be inside readline.
+
+    Also called from a signal handler (a second Ctrl-C): no import, no lock.
+    """
+    if saved is None or termios is None:
         return
     try:
-        import termios
-
         termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
     except Exception:
         pass
