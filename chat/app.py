@@ -4,6 +4,11 @@ Threads (see docs/architecture.md): the main thread owns Tk and drains the UI
 queue; the menu reads the terminal on its own thread; gRPC serves private
 chats on its pool; the broker thread owns the RabbitMQ connection; the
 heartbeat thread keeps the registration alive.
+
+Every way the client ends (Exit, end of input, Ctrl-C, SIGTERM, SIGHUP, the
+window manager) runs the one :meth:`App.shutdown`. Signal handlers take no
+lock: they set a plain flag and write a byte to the UI queue's wake-up pipe;
+the main thread sees the flag when it wakes. A second Ctrl-C leaves at once.
 """
 
 from __future__ import annotations
@@ -16,39 +21,43 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import redis
 
-from chat import __version__, private
+try:  # terminal modes, restored at exit; Unix only
+    import termios
+except ImportError:  # pragma: no cover - Windows
+    termios = None  # type: ignore[assignment]
+
+from chat import __version__
 from chat.address import resolve_hosts
 from chat.broker import Broker, BrokerUnavailable, redact
 from chat.client import Client
 from chat.config import Config, ConfigError, load
-from chat.discovery import start as start_discovery
-from chat.groups import start as start_groups
+from chat.features import Feature
 from chat.heartbeat import Heartbeat
-from chat.insults import start as start_insults
 from chat.logsetup import setup_logging
-from chat.menu import Menu
+from chat.menu import Menu, items_for
 from chat.names import check_username
 from chat.rpc import create_server
 from chat.terminal import Terminal
 from chat.ui import UiQueue
+from chat.wiring import build_features, close_all
 from nameserver.keys import Keys
-from nameserver.registry import Registry
+from nameserver.registry import ClientRecord, Registry
 
 log = logging.getLogger(__name__)
 
-#: Called once the client is registered, before its gRPC server starts; each
-#: feature attaches itself here (servicers, broker setups, exit hooks).
-STARTERS: list[Callable[[Client], None]] = [
-    private.start,
-    start_groups,
-    start_discovery,
-    start_insults,
-]
+#: The signals that end the client cleanly (SIGHUP: the terminal was closed).
+ENDING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+#: What a second Ctrl-C writes before the client leaves at once.
+FORCED = b"\nInterrupted again: leaving at once, without goodbyes.\n"
+#: Longest wait for Redis at exit: the registration then expires by itself.
+DEREGISTER_WAIT = 0.5
 
 SERVER_HINT = "Start the back end with ./start-server.sh (see README, Troubleshooting)."
 
@@ -120,6 +129,10 @@ def ask_username(term: Terminal, given: str | None) -> str:
             term.say(str(exc))
 
 
+class Interrupted(BaseException):
+    """A signal asked the client to end while it was still starting."""
+
+
 class App:
     """One client's life: start, serve, shut down exactly once."""
 
@@ -127,12 +140,20 @@ class App:
         self.config = config
         self.term = term
         self.ui = UiQueue()
+        self.ui.on_wake = self._check_quit
         self.root: Any = None
         self.client: Client | None = None
+        self.features: list[Feature] = []
+        self.registry: Registry | None = None
+        self.me: ClientRecord | None = None
         self.heartbeat: Heartbeat | None = None
         self.server: Any = None
         self.broker: Broker | None = None
-        self._quit_requested = threading.Event()
+        self.saved_tty: Any = None
+        # Plain values, written by signal handlers: no lock may be taken there.
+        self._quit = False
+        self._starting = True
+        self._shut_down = False
 
     # -- start ---------------------------------------------------------------
 
@@ -173,15 +194,24 @@ class App:
                 "Choose another port with --grpc-port, or 0 for any free one."
             ) from None
         username = ask_username(self.term, name)
-        registry = Registry(connection, Keys(config.namespace), ttl=config.client_ttl)
-        me = registry.claim(username, host, port)
-        client = Client(
-            config, connection, registry, self.broker, self.ui, self.term, me, root=self.root
+        registry = self.registry = Registry(
+            connection, Keys(config.namespace), ttl=config.client_ttl
         )
-        client.features["server"] = self.server
+        me = self.me = registry.claim(username, host, port)
+        client = Client(
+            config,
+            registry,
+            self.broker,
+            self.ui,
+            self.term,
+            me,
+            root=self.root,
+            server=self.server,
+        )
         self.client = client
-        for starter in STARTERS:
-            starter(client)
+        self.features = build_features(client)
+        for feature in self.features:
+            feature.start()
         self.server.start()
         self.heartbeat = Heartbeat(
             registry,
@@ -191,21 +221,54 @@ class App:
             on_trouble=self.term.notify,
         )
         self.heartbeat.start()
+        self._starting = False  # from now on a signal only sets the flag
         log.info("client %s (%s) ready at %s", me.id, me.name, me.address)
         return client
 
     # -- run -----------------------------------------------------------------
 
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        """Signal handler (main thread): a flag and a wake-up byte, no locks.
+
+        While starting (e.g. at the Username prompt) it raises
+        :class:`Interrupted` instead, which unwinds the start. A second
+        Ctrl-C leaves at once.
+        """
+        if self._quit:
+            if signum == signal.SIGINT:
+                self.force_exit()
+            return
+        self._quit = True
+        try:
+            os.write(self.ui.wake_fd, b"!")
+        except OSError:
+            pass
+        if self._starting and not self._shut_down:
+            raise Interrupted(signum)
+
+    def force_exit(self) -> None:
+        """Leave now: one sentence with ``os.write``, the terminal put back, no clean-up."""
+        _restore_tty(self.saved_tty)
+        try:
+            os.write(2, FORCED)
+        except OSError:
+            pass
+        os._exit(130)
+
     def request_quit(self) -> None:
-        """Ask the main thread to end the client; safe from any thread or a signal handler."""
-        if not self._quit_requested.is_set():
-            self._quit_requested.set()
-            self.ui.post(self.root.quit)
+        """Ask the main thread to end the client (menu thread, window manager)."""
+        self._quit = True
+        self.ui.post(self._check_quit)
+
+    def _check_quit(self) -> None:
+        """Main thread, on every wake-up of the UI queue: end the main loop when asked."""
+        if self._quit and self.root is not None:
+            self.root.quit()
 
     def _menu_thread(self) -> None:
         assert self.client is not None
         try:
-            Menu(self.client).run()
+            Menu(self.term, items_for(self.features)).run()
         except EOFError:
             self.term.say("")
             log.info("end of input at the menu")
@@ -220,28 +283,47 @@ class App:
         pump = Pump(self.root, self.ui)
         self.root.protocol("WM_DELETE_WINDOW", self.request_quit)
         threading.Thread(target=self._menu_thread, name="menu", daemon=True).start()
-        self.root.mainloop()
+        if not self._quit:
+            self.root.mainloop()
         pump.stop()
 
     # -- stop ----------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Close windows and chats, deregister, close the server and the broker."""
-        if self.client is not None:
-            self.client.run_exit_hooks()
-        if self.heartbeat is not None:
-            self.heartbeat.stop()
-        if self.client is not None:
-            with contextlib.suppress(redis.RedisError):
-                self.client.registry.deregister(self.client.me.id)
+        """Goodbyes, leaving groups, deregistering; then the server, broker and Tk close.
+
+        The same for every way the client ends, and quick even when Redis or
+        RabbitMQ is gone: Redis is given :data:`DEREGISTER_WAIT` (the record
+        expires by itself otherwise), and every feature bounds its own waits.
+        """
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._quit = True
+        started = time.monotonic()
+        leaving = threading.Thread(target=self._deregister, name="deregister", daemon=True)
+        leaving.start()
+        close_all(self.features)
+        leaving.join(max(0.0, DEREGISTER_WAIT - (time.monotonic() - started)))
         if self.server is not None:
-            self.server.stop(grace=1).wait(2)
+            self.server.stop(grace=0.2)
         if self.broker is not None:
-            self.broker.close()
+            self.broker.close(timeout=0.5)
         if self.root is not None:
             with contextlib.suppress(Exception):
                 self.root.destroy()
             self.root = None
+        log.info("shut down in %.3f s", time.monotonic() - started)
+
+    def _deregister(self) -> None:
+        """Stop the heartbeat (so it cannot register again), then remove the record."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.registry is not None and self.me is not None:
+            try:
+                self.registry.deregister(self.me.id)
+            except redis.RedisError as exc:
+                log.warning("could not deregister (the record expires by itself): %s", exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,28 +346,28 @@ def main(argv: list[str] | None = None) -> int:
     log_file = setup_logging(config.log_path, config.verbose)
     term = Terminal()
     app = App(config, term)
-    saved_tty = _save_tty()
+    app.saved_tty = _save_tty()
     # A signal must wake Tk's event loop, which sleeps in C: the C-level
-    # handler writes to the UI pipe, and the Python handler then asks to quit.
+    # handler writes to the UI pipe, and the Python handler sets a flag.
     signal.set_wakeup_fd(app.ui.wake_fd, warn_on_full_buffer=False)
-    signal.signal(signal.SIGINT, lambda *_: app.request_quit())
-    signal.signal(signal.SIGTERM, lambda *_: app.request_quit())
+    for signum in ENDING_SIGNALS:
+        signal.signal(signum, app.on_signal)
     started = time.perf_counter()
     try:
         client = app.start(args.name)
-    except EOFError:
+    except (EOFError, Interrupted):
         term.say("")
         term.say("Goodbye.")
         app.shutdown()
         return 0
     except RuntimeError as exc:
         log.error("start failed: %s", exc)
-        print(str(exc), file=sys.stderr)
+        term.error(str(exc))
         app.shutdown()
         return 1
     except (redis.RedisError, BrokerUnavailable) as exc:
         log.exception("start failed")
-        print(f"Could not start: {exc}. {SERVER_HINT}", file=sys.stderr)
+        term.error(f"Could not start: {exc}. {SERVER_HINT}")
         app.shutdown()
         return 1
     log.info("started in %.3f s", time.perf_counter() - started)
@@ -295,28 +377,31 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app.run()
     finally:
+        term.end_line()
         app.shutdown()
-        _restore_tty(saved_tty)
+        _restore_tty(app.saved_tty)
     term.say(f"Goodbye, {me.name}.")
+    term.close()
     return 0
 
 
 def _save_tty() -> Any:
+    if termios is None:
+        return None
     try:
-        import termios
-
         return termios.tcgetattr(sys.stdin.fileno())
     except Exception:
         return None
 
 
 def _restore_tty(saved: Any) -> None:
-    """Put the terminal back as found: the menu thread may be inside readline."""
-    if saved is None:
+    """Put the terminal back as found: the menu thread may be inside readline.
+
+    Also called from a signal handler (a second Ctrl-C): no import, no lock.
+    """
+    if saved is None or termios is None:
         return
     try:
-        import termios
-
         termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
     except Exception:
         pass

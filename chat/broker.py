@@ -9,17 +9,22 @@ thread has something for it, so an idle client costs nothing.
 Topology and consumers are registered with :meth:`Broker.add_setup`: a setup
 runs on the broker thread now and again after every reconnect (or after the
 channel was closed by a channel error), so features declare their exchanges,
-queues and consumers in one place and survive a broker restart. The channel
+queues and consumers in one place and survive a broker restart. It returns a
+:class:`Subscription`, which also carries the feature's "lost" and "back"
+listeners and whose :meth:`~Subscription.cancel` undoes all of it. The channel
 is in publisher-confirm mode: :meth:`Broker.publish` returns only once the
 broker has taken the message.
+
+Bookkeeping (setups, listeners, pending futures, the current connection) is
+changed only under the broker's own lock; the broker thread works on copies,
+and checks that a setup is still registered right before it runs it, so a
+cancelled setup never runs again and needs no check of its own.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -69,6 +74,38 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
+Listener = Callable[[], None]
+
+
+class Subscription:
+    """A feature's hold on the broker: a setup and/or lost/back listeners.
+
+    Made by :meth:`Broker.add_setup` and :meth:`Broker.add_listener`;
+    :meth:`cancel` (any thread, idempotent) stops the setup from running again
+    and the listeners from being called. Consumers the setup started are the
+    feature's to cancel (on the broker thread, e.g. with :meth:`Broker.submit`).
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        setup: Setup | None = None,
+        on_lost: Listener | None = None,
+        on_back: Listener | None = None,
+    ) -> None:
+        self._broker = broker
+        self.setup = setup
+        self.on_lost = on_lost
+        self.on_back = on_back
+
+    @property
+    def active(self) -> bool:
+        return self._broker._holds(self)
+
+    def cancel(self) -> None:
+        self._broker._drop(self)
+
+
 class Broker:
     """One RabbitMQ connection on its own thread, shared by every feature of a client.
 
@@ -78,7 +115,7 @@ class Broker:
         on_lost: called (on the broker thread) when the connection drops.
         on_back: called (on the broker thread) when it is up again.
 
-    More listeners can be added with :meth:`add_listener`.
+    More listeners can be added with :meth:`add_listener` or with a setup.
     """
 
     def __init__(
@@ -90,21 +127,21 @@ class Broker:
     ) -> None:
         self.url = url
         self.name = name
-        self._listeners: list[tuple[Callable[[], None] | None, Callable[[], None] | None]] = []
-        if on_lost is not None or on_back is not None:
-            self._listeners.append((on_lost, on_back))
+        # Everything below is changed under this lock only (or, for the
+        # connection and channel, also only on the broker thread).
+        self._lock = threading.Lock()
+        self._subscriptions: list[Subscription] = []  # in the order they were added
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
-        self._setups: dict[int, Setup] = {}
-        self._setup_ids = itertools.count(1)
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._first_error: BaseException | None = None
         # Futures handed to the connection but not run yet: failed when it drops,
         # since pika then discards their callbacks and they would never resolve.
         self._pending: set[Future[Any]] = set()
-        self._pending_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._first_error: BaseException | None = None
+        if on_lost is not None or on_back is not None:
+            self.add_listener(on_lost, on_back)
 
     # -- life cycle ----------------------------------------------------------
 
@@ -126,7 +163,7 @@ class Broker:
         self._thread = threading.Thread(target=self._run, name="broker", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
-            self._stopping = True
+            self._stopping.set()
             raise BrokerUnavailable(f"RabbitMQ did not answer at {redact(self.url)}")
         if self._first_error is not None:
             reason = str(self._first_error).strip("() ")
@@ -137,13 +174,15 @@ class Broker:
 
     @property
     def connected(self) -> bool:
-        connection = self._connection
-        return connection is not None and connection.is_open and self._channel is not None
+        with self._lock:
+            connection, channel = self._connection, self._channel
+        return connection is not None and connection.is_open and channel is not None
 
     def close(self, timeout: float = 3.0) -> None:
         """Close the connection and stop the thread (idempotent)."""
-        self._stopping = True
-        connection = self._connection
+        self._stopping.set()
+        with self._lock:
+            connection = self._connection
         if connection is not None:
             try:
                 connection.add_callback_threadsafe(lambda: None)  # wake the thread
@@ -154,52 +193,76 @@ class Broker:
 
     # -- the thread ----------------------------------------------------------
 
+    def _set_link(
+        self, connection: pika.BlockingConnection | None, channel: BlockingChannel | None
+    ) -> None:
+        """Broker thread: the connection and channel in use now (None: down)."""
+        with self._lock:
+            self._connection, self._channel = connection, channel
+
+    def _holds(self, subscription: Subscription) -> bool:
+        with self._lock:
+            return any(s is subscription for s in self._subscriptions)
+
+    def _drop(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscriptions = [s for s in self._subscriptions if s is not subscription]
+
+    def _setups(self) -> list[Subscription]:
+        with self._lock:
+            return [s for s in self._subscriptions if s.setup is not None]
+
+    def _run_setups(self) -> None:
+        """Broker thread: run every registered setup on the current channel."""
+        for subscription in self._setups():
+            if subscription.active:  # not cancelled since the copy was taken
+                self._run_setup(subscription)
+
     def _connect(self) -> None:
         connection = pika.BlockingConnection(self._parameters())
         channel = connection.channel()
         channel.confirm_delivery()
-        self._connection, self._channel = connection, channel
-        for setup_id, setup in list(self._setups.items()):
-            self._run_setup(setup_id, setup)
+        self._set_link(connection, channel)
+        self._run_setups()
 
-    def _run_setup(self, setup_id: int, setup: Setup, delay: float = BACKOFF_FIRST) -> None:
+    def _run_setup(self, subscription: Subscription, delay: float = BACKOFF_FIRST) -> None:
+        assert subscription.setup is not None
         try:
-            setup(self._channel)  # type: ignore[arg-type]
+            subscription.setup(self._channel)  # type: ignore[arg-type]
         except pika.exceptions.ChannelClosed:
             raise
         except _CONNECTION_LOST:
             raise
         except RetryLater as exc:
-            log.warning(
-                "broker setup %s not possible yet (%s); again in %.1f s", setup_id, exc, delay
-            )
+            log.warning("broker setup not possible yet (%s); again in %.1f s", exc, delay)
             connection = self._connection
             if connection is not None:
-                connection.call_later(delay, lambda: self._retry_setup(setup_id, connection, delay))
+                connection.call_later(
+                    delay, lambda: self._retry_setup(subscription, connection, delay)
+                )
         except Exception:
-            log.exception("broker setup %s failed; dropping it", setup_id)
-            self._setups.pop(setup_id, None)
+            log.exception("broker setup %r failed; dropping it", subscription.setup)
+            subscription.cancel()
 
-    def _retry_setup(self, setup_id: int, connection: Any, delay: float) -> None:
-        setup = self._setups.get(setup_id)
-        if setup is None or connection is not self._connection or self._channel is None:
-            return  # removed meanwhile, or a reconnect has run every setup again
-        self._run_setup(setup_id, setup, min(delay * 2, BACKOFF_CAP))
+    def _retry_setup(self, subscription: Subscription, connection: Any, delay: float) -> None:
+        if not subscription.active or connection is not self._connection or self._channel is None:
+            return  # cancelled meanwhile, or a reconnect has run every setup again
+        self._run_setup(subscription, min(delay * 2, BACKOFF_CAP))
 
     def _run(self) -> None:
         delay = BACKOFF_FIRST
         first = True
-        while not self._stopping:
+        while not self._stopping.is_set():
             try:
                 self._connect()
             except _CONNECTION_LOST as exc:
-                self._connection = self._channel = None
+                self._set_link(None, None)
                 if first:
                     self._first_error = exc
                     self._ready.set()
                     return
                 log.info("broker still unreachable (%s); next try in %.1f s", exc, delay)
-                time.sleep(delay)
+                self._stopping.wait(delay)
                 delay = min(delay * 2, BACKOFF_CAP)
                 continue
             except pika.exceptions.ChannelClosed as exc:
@@ -208,7 +271,7 @@ class Broker:
                 # has not yet found dead): start over later rather than die.
                 log.warning("setup refused after connecting (%r); next try in %.1f s", exc, delay)
                 self._shutdown()
-                time.sleep(delay)
+                self._stopping.wait(delay)
                 delay = min(delay * 2, BACKOFF_CAP)
                 continue
             delay = BACKOFF_FIRST
@@ -225,7 +288,7 @@ class Broker:
     def _serve(self) -> None:
         """Dispatch broker events and cross-thread calls until the connection drops."""
         assert self._connection is not None
-        while not self._stopping:
+        while not self._stopping.is_set():
             try:
                 self._connection.process_data_events(time_limit=None)
             except pika.exceptions.ChannelClosed as exc:
@@ -233,10 +296,10 @@ class Broker:
                 if not self._reopen_channel():
                     break
             except _CONNECTION_LOST as exc:
-                if self._stopping:
+                if self._stopping.is_set():
                     return
                 log.warning("lost the broker connection: %r", exc)
-                self._connection = self._channel = None
+                self._set_link(None, None)
                 self._fail_pending()
                 self._notify("lost")
                 return
@@ -244,10 +307,10 @@ class Broker:
     def _reopen_channel(self) -> bool:
         try:
             assert self._connection is not None
-            self._channel = self._connection.channel()
-            self._channel.confirm_delivery()
-            for setup_id, setup in list(self._setups.items()):
-                self._run_setup(setup_id, setup)
+            channel = self._connection.channel()
+            channel.confirm_delivery()
+            self._set_link(self._connection, channel)
+            self._run_setups()
             return True
         except (*_CONNECTION_LOST, pika.exceptions.ChannelClosed) as exc:
             log.warning("could not reopen the channel (%r); reconnecting", exc)
@@ -256,7 +319,7 @@ class Broker:
             return False
 
     def _fail_pending(self) -> None:
-        with self._pending_lock:
+        with self._lock:
             pending, self._pending = self._pending, set()
         for future in pending:
             if future.set_running_or_notify_cancel():
@@ -264,7 +327,8 @@ class Broker:
 
     def _shutdown(self) -> None:
         self._fail_pending()
-        connection, self._connection, self._channel = self._connection, None, None
+        connection = self._connection
+        self._set_link(None, None)
         if connection is not None and connection.is_open:
             try:
                 connection.close()
@@ -273,21 +337,23 @@ class Broker:
         log.info("broker connection closed")
 
     def add_listener(
-        self, on_lost: Callable[[], None] | None = None, on_back: Callable[[], None] | None = None
-    ) -> None:
-        """Be told (on the broker thread) when the connection drops and when it is back."""
-        self._listeners.append((on_lost, on_back))
+        self, on_lost: Listener | None = None, on_back: Listener | None = None
+    ) -> Subscription:
+        """Be told (on the broker thread) when the connection drops and when it is back.
 
-    def remove_listener(
-        self, on_lost: Callable[[], None] | None = None, on_back: Callable[[], None] | None = None
-    ) -> None:
-        if (on_lost, on_back) in self._listeners:
-            self._listeners.remove((on_lost, on_back))
+        Returns the handle whose :meth:`~Subscription.cancel` stops it.
+        """
+        subscription = Subscription(self, None, on_lost, on_back)
+        with self._lock:
+            self._subscriptions.append(subscription)
+        return subscription
 
     def _notify(self, event: str) -> None:
-        for on_lost, on_back in list(self._listeners):
-            listener = on_lost if event == "lost" else on_back
-            if listener is not None:
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
+            listener = subscription.on_lost if event == "lost" else subscription.on_back
+            if listener is not None and subscription.active:
                 try:
                     listener()
                 except Exception:
@@ -305,22 +371,23 @@ class Broker:
         if threading.current_thread() is self._thread:
             self._invoke(fn, future)
             return future
-        connection = self._connection
-        if connection is None or self._stopping:
+        with self._lock:
+            connection = self._connection
+            if connection is not None and not self._stopping.is_set():
+                self._pending.add(future)
+        if connection is None or self._stopping.is_set():
             future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
             return future
-        with self._pending_lock:
-            self._pending.add(future)
         try:
             connection.add_callback_threadsafe(lambda: self._invoke(fn, future))
         except Exception:
-            with self._pending_lock:
+            with self._lock:
                 self._pending.discard(future)
             future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
         return future
 
     def _invoke(self, fn: Callable[[BlockingChannel], T], future: Future[T]) -> None:
-        with self._pending_lock:
+        with self._lock:
             self._pending.discard(future)
         if not future.set_running_or_notify_cancel():
             return
@@ -331,7 +398,14 @@ class Broker:
         try:
             future.set_result(fn(channel))
         except BaseException as exc:
-            future.set_exception(exc)
+            if isinstance(exc, _CONNECTION_LOST) and not isinstance(
+                exc, pika.exceptions.ChannelClosed
+            ):
+                lost = BrokerUnavailable("the connection to RabbitMQ was lost")
+                lost.__cause__ = exc
+                future.set_exception(lost)
+            else:
+                future.set_exception(exc)
             if isinstance(exc, (pika.exceptions.ChannelClosed, *_CONNECTION_LOST)):
                 raise  # the serve loop reopens the channel or reconnects
 
@@ -361,20 +435,33 @@ class Broker:
 
         self.call(send, timeout)
 
-    def add_setup(self, setup: Setup, timeout: float | None = 10.0) -> int:
-        """Run ``setup(channel)`` now and after every reconnect; returns a handle.
+    def add_setup(
+        self,
+        setup: Setup,
+        timeout: float | None = 10.0,
+        on_lost: Listener | None = None,
+        on_back: Listener | None = None,
+    ) -> Subscription:
+        """Run ``setup(channel)`` now and after every reconnect; returns its handle.
+
+        ``on_lost`` and ``on_back`` (broker thread) hear when the connection
+        drops and when it is back, for as long as the handle is not cancelled.
 
         Raises whatever the first run raises (and then forgets the setup).
         """
-        setup_id = next(self._setup_ids)
+        subscription = Subscription(self, setup, on_lost, on_back)
+        cancelled = threading.Event()
 
         def first_run(channel: BlockingChannel) -> None:
             setup(channel)
-            self._setups[setup_id] = setup
+            with self._lock:
+                if not cancelled.is_set():
+                    self._subscriptions.append(subscription)
 
-        self.call(first_run, timeout)
-        return setup_id
-
-    def remove_setup(self, setup_id: int) -> None:
-        """Stop re-running a setup (its consumers should be cancelled by the caller)."""
-        self._setups.pop(setup_id, None)
+        try:
+            self.call(first_run, timeout)
+        except BaseException:
+            cancelled.set()  # a first run still queued must not register it later
+            subscription.cancel()
+            raise
+        return subscription

@@ -13,10 +13,14 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+#: Longest run of queued calls in one drain, in seconds, while more keep coming.
+DRAIN_SLICE = 0.05
 
 
 class UiQueue:
@@ -29,6 +33,9 @@ class UiQueue:
         self._lock = threading.Lock()
         self._signalled = False
         self._closed = False
+        #: Called on the UI thread at every wake-up, before the queued calls
+        #: (the app checks its quit flag here, which signal handlers set).
+        self.on_wake: Callable[[], None] | None = None
         self.read_fd, self._write_fd = os.pipe()
         os.set_blocking(self.read_fd, False)
         os.set_blocking(self._write_fd, False)
@@ -46,9 +53,12 @@ class UiQueue:
             pass
 
     def drain(self) -> int:
-        """Run every queued call on the calling (UI) thread; returns how many ran.
+        """Run the queued calls on the calling (UI) thread; returns how many ran.
 
-        A call that raises is logged and the rest still run.
+        A call that raises is logged and the rest still run. After
+        :data:`DRAIN_SLICE` seconds the drain stops with calls still queued and
+        leaves a wake-up byte for the next one, so a flood of posts never
+        keeps the UI thread from its own events (or from noticing a quit).
         """
         # Empty the pipe first, then lower the flag: lowered first, a wake-up
         # byte written in between would be swallowed here while the flag stayed
@@ -60,7 +70,13 @@ class UiQueue:
             pass
         with self._lock:
             self._signalled = False
+        if self.on_wake is not None:
+            try:
+                self.on_wake()
+            except Exception:
+                log.exception("UI wake-up hook failed")
         ran = 0
+        until = time.monotonic() + DRAIN_SLICE
         while True:
             try:
                 fn, args = self._calls.get_nowait()
@@ -71,6 +87,22 @@ class UiQueue:
                 fn(*args)
             except Exception:
                 log.exception("UI call %r failed", fn)
+            if time.monotonic() >= until and not self._calls.empty():
+                # Workers post faster than the calls run: give the loop back to
+                # Tk (redraws, input, a quit request) and come back at once.
+                self._wake()
+                return ran
+
+    def _wake(self) -> None:
+        """Make sure a wake-up byte is waiting for the next drain."""
+        with self._lock:
+            if self._closed:
+                return
+            self._signalled = True
+        try:
+            os.write(self._write_fd, b"!")
+        except (BlockingIOError, OSError):  # pipe full: a wake-up is pending anyway
+            pass
 
     @property
     def wake_fd(self) -> int:

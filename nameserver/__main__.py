@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot read the name server at {args.redis_url}: {exc}.", file=sys.stderr)
         print("Is it running? Start it with ./start-server.sh", file=sys.stderr)
         return 1
-    print(f"{len(clients)} client(s) online")
+    print(f"{len(clients)} client{'' if len(clients) == 1 else 's'} online")
     if clients:
         print(clients_table(clients))
     print(f"\n{len(groups)} group chat(s)")

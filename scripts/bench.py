@@ -5,22 +5,29 @@ Usage: ``python scripts/bench.py`` runs every scenario; ``python scripts/bench.p
 NAME ...`` runs the named ones; ``--list`` shows them. Each scenario lives in a
 module of ``scripts/benchmarks/`` that defines ``SCENARIOS = {name: function}``;
 a function returns a list of :class:`benchmarks.common.Result`.
-The figures recorded in docs/benchmarks.md come from this script.
+The figures recorded in docs/benchmarks.md come from this script. Without a
+DISPLAY it starts its own Xvfb for the scenarios that open windows (as
+``scripts/test.sh`` does) and stops it at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+# Scenarios fork client processes (pexpect) while gRPC threads run in this
+# process; gRPC's fork handlers could then crash the child before it execs.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from benchmarks.common import Result  # noqa: E402
+from benchmarks.display import NoDisplay, virtual_display  # noqa: E402
 
 
 def scenarios() -> dict[str, Callable[[], list[Result]]]:
@@ -47,9 +54,14 @@ def main() -> int:
         print(f"unknown scenario(s): {', '.join(unknown)}; try --list", file=sys.stderr)
         return 2
     results: list[Result] = []
-    for name in args.names or list(available):
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        results.extend(available[name]())
+    try:
+        with virtual_display():
+            for name in args.names or list(available):
+                print(f"running {name} ...", file=sys.stderr, flush=True)
+                results.extend(available[name]())
+    except NoDisplay as exc:
+        print(f"bench.py: {exc}", file=sys.stderr)
+        return 2
     width = max((len(f"{r.scenario}: {r.metric}") for r in results), default=10)
     print(f"{'figure'.ljust(width)}  {'measured':>14}  target")
     for r in results:

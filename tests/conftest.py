@@ -21,7 +21,7 @@ from chat.broker import Broker
 from chat.config import Config
 from nameserver.keys import Keys
 from nameserver.registry import Registry
-from tests.support import ClientProcess
+from tests.support import ClientProcess, TestClient
 
 REDIS_URL = os.environ.get("CHAT_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("CHAT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -93,6 +93,38 @@ def tk_root():
     root.withdraw()
     yield root
     root.destroy()
+
+
+@pytest.fixture
+def make_client(config: Config, registry: Registry, request: pytest.FixtureRequest) -> Iterator:
+    """Real clients in the test process (:class:`tests.support.TestClient`), closed afterwards.
+
+    ``make_client(name, gui=True, config=None, **settings)``: with ``gui`` the
+    UI queue runs on the test's Tk root and windows open for real.
+    """
+    made: list[TestClient] = []
+    roots: list[object] = []
+
+    def make(name: str, gui: bool = True, config: Config | None = None, **kw: object) -> TestClient:
+        root = request.getfixturevalue("tk_root") if gui else None
+        if root is not None:
+            roots.append(root)
+        client = TestClient(config or default, registry, name, root=root, **kw)  # type: ignore[arg-type]
+        made.append(client)
+        return client
+
+    default = config
+    yield make
+    for client in made:
+        client.close()
+    for root in roots[:1]:
+        root.update()  # type: ignore[attr-defined]
+    # Closed windows can sit in reference cycles; free them here, on the Tk
+    # thread, not later from a gRPC or broker thread's garbage collection.
+    made.clear()
+    import gc
+
+    gc.collect()
 
 
 @pytest.fixture

@@ -1,16 +1,31 @@
-"""Helpers the tests share: waiting with a deadline, driving real client processes."""
+"""Helpers the tests and benchmarks share: waiting with a deadline, the one test
+client (:class:`TestClient`, a real client inside the test process), and real
+client processes driven through a pseudo-terminal (:class:`ClientProcess`)."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import select
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pexpect
+
+from chat.broker import Broker
+from chat.client import Client
+from chat.config import Config
+from chat.features import Feature
+from chat.rpc import create_server
+from chat.terminal import Terminal
+from chat.ui import UiQueue
+from chat.wiring import ALL, build_features, close_all
+from nameserver.registry import ClientRecord, Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -95,3 +110,122 @@ class ClientProcess:
         if self.child.isalive():
             self.child.kill(9)
             self.child.close(force=True)
+
+
+class Script(io.StringIO):
+    """Terminal input typed in advance, one line per answer."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__("".join(line + "\n" for line in lines))
+
+
+class TestClient:
+    """A real client in the test process, built the way the app builds one.
+
+    It has its own name-server record, broker connection, gRPC server (on
+    port 0) and UI queue, and the real features from ``chat.wiring`` (all of
+    them, or those named in ``keys``; or whatever ``make`` builds). The UI
+    queue is drained by the Tk ``root`` when one is given (windows open for
+    real), or by a thread of its own with ``drain=True`` (no windows), or
+    not at all. The terminal is a script: :meth:`type` gives it lines.
+    """
+
+    __test__ = False  # a helper, not a test class
+
+    def __init__(
+        self,
+        config: Config,
+        registry: Registry,
+        name: str,
+        root: Any = None,
+        keys: Collection[str] = ALL,
+        make: Callable[[Client], list[Feature]] | None = None,
+        drain: bool = False,
+        ui: UiQueue | None = None,
+        started: float | None = None,
+    ) -> None:
+        self.out = io.StringIO()
+        self.term = Terminal(out=self.out, inp=Script())
+        self.ui = ui if ui is not None else UiQueue()
+        self.pump: Any = None
+        self._draining = False
+        if root is not None:
+            from chat.windows.pump import Pump
+
+            self.pump = Pump(root, self.ui)
+        elif drain:
+            self._draining = True
+            threading.Thread(target=self._drain, name=f"ui {name}", daemon=True).start()
+        self.broker = Broker(config.amqp_url, name=f"distchat tests {name}")
+        self.broker.start()
+        self.server, port = create_server("127.0.0.1:0", config.keepalive_seconds)
+        self.registry = registry
+        self.me: ClientRecord = registry.claim(name, "127.0.0.1", port, started=started)
+        self.client = Client(
+            config,
+            registry,
+            self.broker,
+            self.ui,
+            self.term,
+            self.me,
+            root=root,
+            server=self.server,
+        )
+        self.features = make(self.client) if make is not None else build_features(self.client, keys)
+        for feature in self.features:
+            feature.start()
+        self.server.start()
+        self._closed = False
+
+    def feature(self, key: str) -> Any:
+        """The feature with ``key`` (typed loosely: tests reach into it)."""
+        return next(f for f in self.features if f.key == key)
+
+    @property
+    def private(self) -> Any:
+        return self.feature("private")
+
+    @property
+    def groups(self) -> Any:
+        return self.feature("groups")
+
+    @property
+    def discovery(self) -> Any:
+        return self.feature("discovery")
+
+    @property
+    def insults(self) -> Any:
+        return self.feature("insults")
+
+    def type(self, *lines: str) -> None:
+        """What the user types next at the prompts."""
+        self.term.inp = Script(*lines)
+
+    def output(self) -> str:
+        return self.out.getvalue()
+
+    def _drain(self) -> None:
+        while self._draining:
+            try:
+                readable, _, _ = select.select([self.ui.read_fd], [], [], 0.2)
+            except (OSError, ValueError):  # closed meanwhile
+                return
+            if readable and self._draining:
+                self.ui.drain()
+
+    def close(self) -> None:
+        """Exit as the app does: features closed in reverse order, then the connections."""
+        if self._closed:
+            return
+        self._closed = True
+        close_all(self.features)
+        self.server.stop(None)
+        self._draining = False
+        if self.pump is not None:
+            self.pump.stop()
+        self.broker.close()
+        self.ui.close()
+        try:
+            self.registry.deregister(self.me.id)
+        except Exception:
+            pass

@@ -97,6 +97,36 @@ def test_reconnects_after_the_connection_is_closed_and_tells_listeners(namespace
         broker.close()
 
 
+def test_a_cancelled_subscription_neither_runs_again_nor_hears_the_connection(namespace: str):
+    name = f"distchat-test-{uuid.uuid4().hex[:8]}"
+    broker = Broker(AMQP_URL, name=name)
+    broker.start()
+    try:
+        runs: list[str] = []
+        events: list[str] = []
+        kept = broker.add_setup(
+            lambda ch: runs.append("kept"),
+            on_lost=lambda: events.append("kept lost"),
+            on_back=lambda: events.append("kept back"),
+        )
+        dropped = broker.add_setup(
+            lambda ch: runs.append("dropped"),
+            on_lost=lambda: events.append("dropped lost"),
+            on_back=lambda: events.append("dropped back"),
+        )
+        assert runs == ["kept", "dropped"] and kept.active and dropped.active
+        dropped.cancel()
+        dropped.cancel()  # idempotent
+        assert not dropped.active and kept.active
+
+        _close_connection(name)
+        wait_for(lambda: events == ["kept lost", "kept back"], timeout=15, what="lost then back")
+        broker.call(lambda ch: None)  # the setups have run again by now
+        assert runs == ["kept", "dropped", "kept"]
+    finally:
+        broker.close()
+
+
 def test_unreachable_broker_is_one_clear_error():
     broker = Broker("amqp://guest:guest@127.0.0.1:1/%2F")
     with pytest.raises(

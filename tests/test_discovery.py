@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 
 import pika
 import pytest
@@ -23,20 +24,20 @@ from redis.retry import Retry
 from chat.broker import Broker
 from chat.client import Client
 from chat.config import Config
-from chat.discovery import start as start_discovery
+from chat.discovery import Discovery
 from chat.discovery.lookup import look_up
 from chat.discovery.menu import discover_chats
 from chat.discovery.requester import BROKER_DOWN, REPLY_TO
 from chat.discovery.view import Row, events_listing
-from chat.menu import Menu, UserError
-from chat.terminal import Terminal
+from chat.errors import UserError
+from chat.features import Description, Feature
+from chat.menu import Menu, items_for
 from chat.topology import Names
-from chat.ui import UiQueue
 from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
 from nameserver.keys import Keys
 from nameserver.registry import ClientRecord, GroupRecord, Registry
 from tests.conftest import AMQP_URL
-from tests.support import wait_for
+from tests.support import TestClient, wait_for
 
 #: Answers may take long on a busy test machine; the deadline is not what these tests check.
 SLACK = {"CHAT_DISCOVERY_TIMEOUT": "2"}
@@ -81,37 +82,36 @@ def fast_config(config: Config) -> Config:
 
 @pytest.fixture
 def make_client(fast_config, redis_conn, registry) -> Iterator:
-    """In-process clients: registered in Redis, answering and asking on their own broker."""
-    made: list[Client] = []
+    """Test clients with discovery only: answering and asking on their own broker."""
+    made: list[TestClient] = []
 
     def make(
         name: str,
-        groups: object = None,
-        private: object = None,
+        groups: FakeGroups | None = None,
+        private: FakePrivate | None = None,
         script: str = "",
         started: float | None = None,
-    ) -> Client:
-        broker = Broker(AMQP_URL, name=f"distchat tests {name}")
-        broker.start()
-        me = registry.claim(name, "127.0.0.1", 41000 + len(made), started=started)
-        term = Terminal(out=io.StringIO(), inp=io.StringIO(script))
-        client = Client(fast_config, redis_conn, registry, broker, UiQueue(), term, me)
-        if groups is not None:
-            client.features["groups"] = groups
-        if private is not None:
-            client.features["private"] = private
-        start_discovery(client)
+        config: Config | None = None,
+    ) -> TestClient:
+        def features(client: Client) -> list[Feature]:
+            def describe() -> Description:
+                return Description(
+                    groups.joined() if groups else [], private.active_peers() if private else []
+                )
+
+            return [Discovery(client, opener=private, joiner=groups, describe=describe)]
+
+        client = TestClient(config or fast_config, registry, name, make=features, started=started)
+        client.term.inp = io.StringIO(script)
         made.append(client)
         return client
 
     yield make
     for client in made:
-        client.run_exit_hooks()
-        client.broker.close()
-        client.ui.close()
+        client.close()
 
 
-def output(client: Client) -> str:
+def output(client: TestClient) -> str:
     return client.term.out.getvalue()  # type: ignore[attr-defined]
 
 
@@ -136,13 +136,13 @@ def test_three_clients_see_each_other_both_ways_with_their_parameters(spawn):
     while expected:  # in whatever order they arrive
         patterns = sorted(expected)
         expected.remove(patterns[alice.expect(patterns)])
-    alice.expect("3 client\\(s\\) answered the discovery event")
+    alice.expect("3 clients answered the discovery event")
     alice.expect("or press Enter to go back: ")
     alice.choose("")
     alice.choose("Discover chats")
     alice.expect("Choose 1-3")
     alice.choose("1")
-    alice.expect("lists 3 live client\\(s\\)")
+    alice.expect("lists 3 live clients")
     alice.expect("or press Enter to go back: ")
     listing = alice.child.before
     assert f"alice (you)  {alice.id}  {alice.address}" in listing
@@ -228,7 +228,7 @@ def test_garbage_wrong_correlation_and_late_answers_are_never_shown(make_client,
     rogue.start()
     try:
         rogue.add_setup(rogue_setup)
-        result = me.features["discovery"].via_events()
+        result = me.discovery.via_events(expected=Future())  # wait the whole time
         assert ids(result.clients) == {me.me.id, bob.me.id}
         assert result.dropped == 3
         text, rows = events_listing(result, me.me.id)
@@ -264,14 +264,29 @@ def test_malformed_requests_are_ignored_and_answering_goes_on(make_client, names
     ]:
         me.broker.publish(exchange, "", body, props)
 
-    result = me.features["discovery"].via_events()
+    result = me.discovery.via_events()
 
     assert ids(result.clients) == {me.me.id, bob.me.id}
     # Requests are handled in order, so the bad ones were already dealt with.
-    wait_for(lambda: bob.features["discovery"].responder.answered >= 1)
-    assert bob.features["discovery"].responder.answered == 1
+    wait_for(lambda: bob.discovery.responder.answered >= 1)
+    assert bob.discovery.responder.answered == 1
     assert caplog.text.count("ignoring a malformed discovery request") == 6  # 3 each
     assert "unknown or finished request 'bad-" not in caplog.text
+
+
+def test_the_wait_ends_as_soon_as_every_listed_client_has_answered(make_client, fast_config):
+    patient = dataclasses.replace(fast_config, discovery_timeout=30)
+    me = make_client("me", config=patient)
+    bob, carol = make_client("bob"), make_client("carol")
+
+    result = me.discovery.via_events()
+    shared, both = me.discovery.both()
+
+    everyone = {me.me.id, bob.me.id, carol.me.id}
+    assert ids(result.clients) == everyone and ids(both.clients) == everyone
+    assert ids(shared.clients) == everyone
+    # Far from the 30 s deadline: the wait ended with the last expected answer.
+    assert result.waited < 10 and both.waited < 10, (result.waited, both.waited)
 
 
 def test_a_slow_client_does_not_hold_up_the_others(make_client, caplog):
@@ -281,7 +296,7 @@ def test_a_slow_client_does_not_hold_up_the_others(make_client, caplog):
     bob = make_client("bob", groups=FakeGroups(["lobby"]))
     make_client("slowpoke", groups=FakeGroups(["lobby"], block=release))
     try:
-        result = me.features["discovery"].via_events()
+        result = me.discovery.via_events()
     finally:
         release.set()
     assert ids(result.clients) == {me.me.id, bob.me.id}
@@ -295,12 +310,12 @@ def test_rabbitmq_down_is_one_sentence_and_the_redis_way_still_works(make_client
     me.broker.close()
 
     with pytest.raises(EOFError):
-        Menu(me).run()
+        Menu(me.term, items_for(me.features)).run()
 
     shown = output(me)
     assert shown.count(BROKER_DOWN) == 2
     assert "DISCOVERY EVENT" in shown and "not sent" in shown
-    assert "lists 1 live client(s)" in shown
+    assert "lists 1 live client and" in shown
     assert f"me (you)  {me.me.id}" in shown
     assert "Traceback" not in shown
 
@@ -313,7 +328,7 @@ def test_answering_and_asking_survive_a_reopened_channel(make_client):
             client.broker.publish("no-such-exchange", "", b"x")
         client.broker.call(lambda channel: None)  # runs once the setups have run again
 
-    result = me.features["discovery"].via_events()
+    result = me.discovery.via_events()
 
     assert ids(result.clients) == {me.me.id, bob.me.id}
 
@@ -337,7 +352,7 @@ def test_answers_carry_open_groups_and_private_chats(make_client):
     make_client("bob", groups=FakeGroups(["lobby", "dev"]), private=FakePrivate([("c4", "carol")]))
     make_client("dave", groups=FakeGroups(["lobby"]))
 
-    result = me.features["discovery"].via_events()
+    result = me.discovery.via_events()
     text, rows = events_listing(result, me.me.id)
 
     assert {g: [c.name for c in cs] for g, cs in result.groups().items()} == {
@@ -363,25 +378,25 @@ def test_a_row_number_starts_a_private_chat_or_joins_a_group(make_client, regist
     )
     bob = make_client("bob", started=now)
     registry.claim_group(GroupRecord("lobby", "transient", bob.me.id, "bob", now))
-    discovery = me.features["discovery"]
+    discovery = me.discovery
 
-    discover_chats(me, discovery)  # 1: via Redis; rows 1 me, 2 bob, 3 lobby
+    discover_chats(me.client, discovery)  # 1: via Redis; rows 1 me, 2 bob, 3 lobby
     assert private.opened == [bob.me]
     shown = output(me)
     assert "That is you; choose another client." in shown
     assert "There is no row '9'" in shown and "There is no row 'x'" in shown
 
-    discover_chats(me, discovery)
+    discover_chats(me.client, discovery)
     assert groups.joins == ["lobby"]
 
     private.refuse = "bob is not answering; try again later."
     me.term.inp = io.StringIO("1\n2\n\n")
-    discover_chats(me, discovery)
+    discover_chats(me.client, discovery)
     assert "bob is not answering; try again later." in output(me)
 
-    del me.features["groups"]
+    me.discovery.joiner = None
     me.term.inp = io.StringIO("1\n3\n\n")
-    discover_chats(me, discovery)
+    discover_chats(me.client, discovery)
     assert "Group chats are not available in this client." in output(me)
 
 

@@ -11,45 +11,31 @@ import io
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pika
 import pika.exceptions
 import pytest
 
-from chat.broker import Broker
-from chat.client import Client
 from chat.config import Config
-from chat.groups import GroupManager
-from chat.groups import start as start_groups
+from chat.errors import UserError
 from chat.groups.model import check_group_name
 from chat.groups.session import BACK, BACK_TRANSIENT, LOST, NOT_CONNECTED, SEPARATOR
-from chat.menu import UserError
-from chat.terminal import Terminal
 from chat.topology import Names
-from chat.ui import UiQueue
 from chat.windows.chat_window import ChatWindow
-from chat.windows.pump import Pump
 from chat.wire import ChatMessage
 from nameserver.keys import Keys
 from nameserver.members import GroupMembers
 from nameserver.registry import Registry
 from tests.conftest import AMQP_URL
-from tests.support import tk_wait
+from tests.support import TestClient, tk_wait
 
 
-@dataclass
-class Member:
-    """One in-process client with group chats attached."""
-
-    client: Client
-    groups: GroupManager
-    pump: Pump
-    out: io.StringIO
+class Member(TestClient):
+    """The test client with group chats only."""
 
     @property
     def id(self) -> str:
-        return self.client.me.id
+        return self.me.id
 
     def join(self, root, group: str, mode: str = "connect", kind: str = "transient"):
         """Join and wait for the window; returns (session, window)."""
@@ -63,26 +49,13 @@ def members(config: Config, registry: Registry, redis_conn, tk_root) -> Iterator
     made: list[Member] = []
 
     def make(name: str) -> Member:
-        broker = Broker(config.amqp_url, name=f"distchat tests {name}")
-        broker.start()
-        ui = UiQueue()
-        pump = Pump(tk_root, ui)
-        me = registry.claim(name, "127.0.0.1", 1)
-        out = io.StringIO()
-        client = Client(
-            config, redis_conn, registry, broker, ui, Terminal(out, io.StringIO()), me, tk_root
-        )
-        start_groups(client)
-        member = Member(client, client.features["groups"], pump, out)
+        member = Member(config, registry, name, root=tk_root, keys={"groups"})
         made.append(member)
         return member
 
     yield make
     for member in made:
-        member.client.run_exit_hooks()
-        member.pump.stop()
-        member.client.broker.close()
-        member.client.ui.close()
+        member.close()
     # Closed windows can sit in reference cycles (a test's closures); free them
     # here, on the Tk thread, not later from a broker thread's garbage collection.
     made.clear()
@@ -243,7 +216,7 @@ def test_leaving_leaves_no_queue_and_the_others_see_it(members, tk_root, namespa
     tk_wait(tk_root, lambda: in_hall("hall") == [alice.id], what="bob out of the name server")
     tk_wait(tk_root, lambda: not queue_exists(sb.queue), what="bob's queue gone")
 
-    alice.client.run_exit_hooks()  # alice quits the client
+    alice.close()  # alice quits the client
     assert alice.groups.joined() == []
     assert in_hall("hall") == []
     assert wa.closed
@@ -345,7 +318,7 @@ def test_leaving_in_the_middle_of_a_long_history_keeps_the_connection(members, t
     names = Names(namespace)
     setup = members("setup")
     setup.join(tk_root, "big", kind="persistent")
-    setup.client.run_exit_hooks()
+    setup.close()
     history = [ChatMessage("w", "writer", "big", f"old {n}").encode() for n in range(3000)]
     raw_publish(names.groups_exchange, "big", history)
 

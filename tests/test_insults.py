@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -16,16 +15,12 @@ import pika
 import pytest
 
 from chat.broker import Broker
-from chat.client import Client
-from chat.insults import FEATURE, InsultFeature, open_channel, start
+from chat.insults import InsultFeature
 from chat.insults.channel import InsultChannel
-from chat.terminal import Terminal
 from chat.topology import Names
-from chat.ui import UiQueue
-from chat.windows.pump import Pump
 from chat.wire import ChatMessage
 from tests.conftest import AMQP_URL
-from tests.support import ROOT, tk_wait, wait_for
+from tests.support import ROOT, TestClient, tk_wait, wait_for
 
 
 class Listener:
@@ -261,27 +256,14 @@ def test_own_insults_go_to_someone_else_and_never_bounce_back_and_forth(
     wait_for(lambda: "keeps bob busy" in bob.texts(), what="bob done with his")
 
 
-def make_client(namespace: str, registry, redis_conn, tk_root, name: str) -> Client:
-    from chat.config import Config
-
-    broker = Broker(AMQP_URL, name=f"insult tests {name}")
-    broker.start()
-    me = registry.claim(name, "127.0.0.1", 1)
-    config = Config(amqp_url=AMQP_URL, namespace=namespace)
-    term = Terminal(out=io.StringIO(), inp=io.StringIO())
-    return Client(config, redis_conn, registry, broker, UiQueue(), term, me, root=tk_root)
-
-
 def test_the_window_shows_received_insults_and_is_the_connection(
-    namespace, registry, redis_conn, tk_root, listeners, broker
+    namespace, registry, config, tk_root, listeners, broker
 ):
-    client = make_client(namespace, registry, redis_conn, tk_root, "alice")
-    pump = Pump(tk_root, client.ui)
-    start(client)
-    feature: InsultFeature = client.features[FEATURE]
+    client = TestClient(config, registry, "alice", root=tk_root, keys={"insults"})
+    feature: InsultFeature = client.insults
     bob = listeners("bob")
     try:
-        open_channel(client)
+        feature.run_menu()
         window = tk_wait(tk_root, lambda: feature.window, what="the window")
         assert window.top.title() == "Insult channel"
         assert "open in its own window" in client.term.out.getvalue()
@@ -324,7 +306,7 @@ def test_the_window_shows_received_insults_and_is_the_connection(
         tk_wait(tk_root, lambda: ("peer", "I fart in your general direction") in window.shown())
 
         # Opening again brings the same window to the front.
-        open_channel(client)
+        feature.run_menu()
         assert "already open" in client.term.out.getvalue()
         tk_root.update()
         assert feature.window is window
@@ -335,7 +317,7 @@ def test_the_window_shows_received_insults_and_is_the_connection(
         bob.channel.send(bob.channel.message("Go and boil your bottom")).result(10)
         assert queue_state(broker, namespace) == (1, 0)
 
-        open_channel(client)
+        feature.run_menu()
         window = tk_wait(tk_root, lambda: feature.window, what="the window again")
         tk_wait(tk_root, lambda: ("peer", "Go and boil your bottom") in window.shown())
         assert ("peer", "Your mother was a hamster") in window.shown()  # kept from before
@@ -347,11 +329,8 @@ def test_the_window_shows_received_insults_and_is_the_connection(
         tk_wait(tk_root, lambda: "not delivered" in window.history.get("1.0", "end"))
         assert "was not sent" in window.status.cget("text")
     finally:
-        client.run_exit_hooks()
+        client.close()
         tk_root.update()
-        pump.stop()
-        client.broker.close()
-        client.ui.close()
 
 
 def test_a_real_client_opens_the_channel_from_the_menu(spawn, namespace, broker):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import io
 import os
 import signal
 import socket
@@ -15,79 +14,47 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 
-from chat import private
-from chat.client import Client
-from chat.config import Config
-from chat.menu import UserError
-from chat.private import menu as private_menu
+from chat.errors import UserError
+from chat.private import PrivateChats
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
 from chat.rpc import create_server
-from chat.terminal import Terminal
-from chat.ui import UiQueue
-from chat.windows.pump import Pump
-from nameserver.registry import ClientRecord, Registry
-from tests.support import tk_wait, wait_for
+from nameserver.registry import ClientRecord
+from tests.support import TestClient, tk_wait, wait_for
 
 
-class Script(io.StringIO):
-    """Terminal input typed in advance, one line per answer."""
-
-    def __init__(self, *lines: str) -> None:
-        super().__init__("".join(line + "\n" for line in lines))
-
-
-class InProcess:
-    """One client in the test process: its own UI queue, server and windows."""
-
-    def __init__(self, config: Config, registry: Registry, broker, root, name: str) -> None:
-        self.out = io.StringIO()
-        self.term = Terminal(out=self.out, inp=Script())
-        self.ui = UiQueue()
-        self.pump = Pump(root, self.ui)
-        self.server, port = create_server("127.0.0.1:0", config.keepalive_seconds)
-        me = registry.claim(name, "127.0.0.1", port)
-        self.client = Client(config, registry.redis, registry, broker, self.ui, self.term, me, root)
-        self.client.features["server"] = self.server
-        private.start(self.client)
-        self.server.start()
-        self.chats = self.client.features["private"]
+class InProcess(TestClient):
+    """The test client with private chats only, and the Private chat menu item at hand."""
 
     @property
-    def me(self) -> ClientRecord:
-        return self.client.me
+    def chats(self) -> PrivateChats:
+        return self.private
 
     def menu(self, *answers: str) -> str:
         """Run the Private chat menu item with typed answers; returns what it printed."""
-        self.term.inp = Script(*answers)
+        self.type(*answers)
         start = self.out.tell()
         try:
-            private_menu.run(self.client)
+            self.chats.run_menu()
         except UserError as exc:
             self.term.say(str(exc))
         return self.out.getvalue()[start:]
 
-    def stop(self) -> None:
-        self.client.run_exit_hooks()
-        self.server.stop(grace=None)
-        self.pump.stop()
-        self.ui.close()
-
 
 @pytest.fixture
-def make_client(config, registry, broker, tk_root) -> Iterator[Callable[[str], InProcess]]:
+def make_client(config, registry, tk_root) -> Iterator[Callable[..., InProcess]]:
     fast = dataclasses.replace(config, close_delay=0.3)
     made: list[InProcess] = []
 
     def make(name: str, **settings: object) -> InProcess:
         own = dataclasses.replace(fast, **settings) if settings else fast
-        client = InProcess(own, registry, broker, tk_root, name)
+        client = InProcess(own, registry, name, root=tk_root, keys={"private"})
         made.append(client)
         return client
 
     yield make
     for client in made:
-        client.stop()
+        client.close()
     tk_root.update()
     # Free what this test's windows left in reference cycles here, on the Tk
     # thread, rather than whenever a gRPC thread happens to run the collector.
@@ -248,7 +215,7 @@ def test_exit_says_goodbye_on_every_chat(make_client, tk_root):
     bob.chats.open_with(alice.me)
     theirs = window_of(tk_root, bob, alice)
     window_of(tk_root, alice, bob)
-    alice.client.run_exit_hooks()
+    alice.close()
     tk_wait(
         tk_root,
         lambda: ("notice", "alice disconnected") in theirs.shown(),
@@ -479,3 +446,47 @@ def test_frozen_peer_is_noticed_by_keepalive(make_client, spawn, registry, tk_ro
         assert [e.status for e in mine.log.entries if e.side == "own"] == ["failed"]
     finally:
         os.kill(bob.child.pid, signal.SIGCONT)
+
+
+def _call_at_once(
+    start: threading.Barrier, errors: list[BaseException], caller: InProcess, callee: InProcess
+) -> None:
+    start.wait(5)
+    try:
+        caller.chats.open_with(callee.me)
+    except BaseException as exc:  # surfaced by the test
+        errors.append(exc)
+
+
+def test_calls_that_cross_give_one_chat_with_a_window_on_each_side(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    for attempt in range(20):
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        calls = [
+            threading.Thread(target=_call_at_once, args=(start, errors, alice, bob)),
+            threading.Thread(target=_call_at_once, args=(start, errors, bob, alice)),
+        ]
+        for thread in calls:
+            thread.start()
+        for thread in calls:
+            thread.join(15)
+        assert errors == [], f"attempt {attempt}: {errors}"
+        window_a = window_of(tk_root, alice, bob)
+        window_b = window_of(tk_root, bob, alice)
+        assert len(windows(tk_root, alice)) == 1 and len(windows(tk_root, bob)) == 1
+        assert alice.chats.active_peers() == [(bob.me.id, "bob")]
+        assert bob.chats.active_peers() == [(alice.me.id, "alice")]
+
+        # Both windows are the two ends of one stream.
+        type_and_send(window_a, f"hello {attempt}")
+        tk_wait(tk_root, lambda: ("peer", f"hello {attempt}") in window_b.shown())  # noqa: B023
+
+        window_a.close()
+        tk_wait(
+            tk_root,
+            lambda: not alice.chats.active_peers() and not bob.chats.active_peers(),
+            what="the chat over on both sides",
+        )
+        tk_wait(tk_root, lambda: window_b.closed, what="bob's window closing")  # noqa: B023

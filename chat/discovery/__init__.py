@@ -1,5 +1,7 @@
 """Discover chats two ways: read the Redis name server, or ask every client over RabbitMQ."""
 
-from chat.discovery.service import Discovery, start
+from __future__ import annotations
 
-__all__ = ["Discovery", "start"]
+from chat.discovery.service import Discovery
+
+__all__ = ["Discovery"]

@@ -50,11 +50,12 @@ class Comparison:
 
 
 def compare(shared: RedisResult, events: EventResult) -> Comparison:
-    """Merge both results: Redis order first, then clients only the event found."""
+    """Merge both results, clients in the order every view uses (online longest first)."""
     answered = {c.id: c for c in events.clients}
     in_redis = {c.id for c in shared.clients}
     clients = [ClientSeen(c, True, c.id in answered) for c in shared.clients]
     clients += [ClientSeen(c, False, True) for c in events.clients if c.id not in in_redis]
+    clients.sort(key=lambda seen: (seen.record.started, seen.record.id))
     open_groups = events.groups()
     names = sorted({g.name for g in shared.groups} | set(open_groups))
     redis_groups = {g.name for g in shared.groups}

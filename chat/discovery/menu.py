@@ -8,7 +8,7 @@ from chat.client import Client
 from chat.discovery.compare import compare
 from chat.discovery.requester import Answered
 from chat.discovery.view import Row, answer_line, compare_listing, events_listing, redis_listing
-from chat.menu import UserError
+from chat.errors import UserError
 
 if TYPE_CHECKING:
     from chat.discovery.service import Discovery
@@ -55,10 +55,10 @@ def discover_chats(client: Client, discovery: Discovery) -> None:
             shared, events, compare(shared, events), own_id, client.config.client_ttl
         )
     term.say(text)
-    act(client, rows)
+    act(client, discovery, rows)
 
 
-def act(client: Client, rows: list[Row]) -> None:
+def act(client: Client, discovery: Discovery, rows: list[Row]) -> None:
     """Ask for a row number and start a private chat or join a group; Enter goes back."""
     if not rows:
         return
@@ -77,13 +77,13 @@ def act(client: Client, rows: list[Row]) -> None:
             )
             continue
         try:
-            open_row(client, rows[int(answer) - 1])
+            open_row(client, discovery, rows[int(answer) - 1])
             return
         except UserError as exc:
             term.say(str(exc))
 
 
-def open_row(client: Client, row: Row) -> None:
+def open_row(client: Client, discovery: Discovery, row: Row) -> None:
     """Start a private chat with the row's client, or join the row's group.
 
     Raises:
@@ -92,12 +92,10 @@ def open_row(client: Client, row: Row) -> None:
     if row.client is not None:
         if row.client.id == client.me.id:
             raise UserError("That is you; choose another client.")
-        private = client.features.get("private")
-        if private is None:
+        if discovery.opener is None:
             raise UserError("Private chats are not available in this client.")
-        private.open_with(row.client)
+        discovery.opener.open_with(row.client)
     elif row.group is not None:
-        groups = client.features.get("groups")
-        if groups is None:
+        if discovery.joiner is None:
             raise UserError("Group chats are not available in this client.")
-        groups.join_interactive(row.group)
+        discovery.joiner.join_interactive(row.group)

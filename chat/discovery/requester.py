@@ -7,7 +7,8 @@ that pseudo-queue lives on the client's broker channel (it must be the channel
 that publishes the requests); it hands each answer to the waiting request by
 correlation ID. The requesting thread waits on a queue with a deadline, so
 answers are shown the moment they arrive and the wait ends at the deadline,
-never later. Answers for an unknown (or finished) request and answers that
+never later; it ends sooner once every expected client (those the name
+server lists) has answered. Answers for an unknown (or finished) request and answers that
 do not parse are logged and dropped.
 """
 
@@ -19,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
@@ -26,7 +28,7 @@ import pika
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
 
-from chat.broker import Broker, BrokerUnavailable
+from chat.broker import Broker, BrokerUnavailable, Subscription
 from chat.topology import Names
 from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
 from nameserver.registry import ClientRecord
@@ -105,17 +107,17 @@ class Requester:
         self.names = names
         self.me = me
         self._lock = threading.Lock()
-        self._waiting: dict[str, queue.SimpleQueue[tuple[float, bytes]]] = {}
-        self._setup_id: int | None = None
+        self._waiting: dict[str, queue.SimpleQueue[tuple[float, bytes] | None]] = {}
+        self._subscription: Subscription | None = None
 
     def start(self) -> None:
         """Consume the direct reply-to pseudo-queue (now and after every reconnect)."""
-        self._setup_id = self.broker.add_setup(self.setup)
+        self._subscription = self.broker.add_setup(self.setup)
 
     def stop(self) -> None:
-        if self._setup_id is not None:
-            self.broker.remove_setup(self._setup_id)
-            self._setup_id = None
+        if self._subscription is not None:
+            self._subscription.cancel()
+            self._subscription = None
 
     # -- broker thread -------------------------------------------------------------
 
@@ -147,17 +149,20 @@ class Requester:
         self,
         timeout: float,
         on_answer: Callable[[Answered], None] | None = None,
+        expected: Future[set[str]] | None = None,
         enough: int | None = None,
     ) -> EventResult:
         """Send one request and collect answers for ``timeout`` seconds.
 
         ``on_answer`` is called (on this thread) with each valid answer as it
-        arrives. With ``enough``, the wait ends early once that many answers
-        have come (the benchmark knows how many clients there are; a user does
-        not). Never raises for broker trouble: the result's ``error`` says it.
+        arrives. With ``expected`` (the IDs of the clients that should answer,
+        known when the future resolves), the wait ends as soon as each of them
+        has answered; a failed future expects nothing. With ``enough``, the
+        wait ends once that many answers have come. Never raises for broker
+        trouble: the result's ``error`` says it.
         """
         correlation_id = uuid.uuid4().hex
-        inbox: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()
+        inbox: queue.SimpleQueue[tuple[float, bytes] | None] = queue.SimpleQueue()
         result = EventResult()
         request = DiscoveryRequest(self.me.id, self.me.name)
         props = request.properties(REPLY_TO, correlation_id, expiration_ms=int(timeout * 1000))
@@ -175,14 +180,21 @@ class Requester:
                 "discovery request %s sent; waiting %.2f s for answers", correlation_id, timeout
             )
             seen: set[str] = set()
+            if expected is not None:  # wakes the wait below when the list is known
+                expected.add_done_callback(lambda _: inbox.put(None))
             while True:
+                if _all_answered(expected, seen):
+                    break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 try:
-                    arrived, body = inbox.get(timeout=remaining)
+                    item = inbox.get(timeout=remaining)
                 except queue.Empty:
                     break
+                if item is None:
+                    continue
+                arrived, body = item
                 if arrived > deadline:
                     self._late(correlation_id, body)
                     break
@@ -208,10 +220,11 @@ class Requester:
                 self._waiting.pop(correlation_id, None)
         while True:  # answers that came in while the wait was ending
             try:
-                _, body = inbox.get_nowait()
+                item = inbox.get_nowait()
             except queue.Empty:
                 break
-            self._late(correlation_id, body)
+            if item is not None:
+                self._late(correlation_id, item[1])
         return result
 
     def _send(self, request: DiscoveryRequest, props: pika.BasicProperties) -> str | None:
@@ -273,3 +286,11 @@ class Requester:
             correlation_id,
             body[:200],
         )
+
+
+def _all_answered(expected: Future[set[str]] | None, seen: set[str]) -> bool:
+    """Whether every expected client has answered (False while the list is not known)."""
+    if expected is None or not expected.done() or expected.exception() is not None:
+        return False
+    ids = expected.result()
+    return bool(ids) and ids <= seen

@@ -21,7 +21,7 @@ import pika
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
 
-from chat.broker import Broker, BrokerUnavailable
+from chat.broker import Broker, BrokerUnavailable, Subscription
 from chat.topology import Names
 from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
 from nameserver.registry import ClientRecord
@@ -54,19 +54,19 @@ class Responder:
         self.describe = describe
         self._requests: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="discovery", daemon=True)
-        self._setup_id: int | None = None
+        self._subscription: Subscription | None = None
         #: Requests answered so far (for tests and the log).
         self.answered = 0
 
     def start(self) -> None:
         """Listen for requests (now and after every reconnect) and start the worker."""
         self._thread.start()
-        self._setup_id = self.broker.add_setup(self.setup)
+        self._subscription = self.broker.add_setup(self.setup)
 
     def stop(self) -> None:
-        if self._setup_id is not None:
-            self.broker.remove_setup(self._setup_id)
-            self._setup_id = None
+        if self._subscription is not None:
+            self._subscription.cancel()
+            self._subscription = None
         self._requests.put(None)
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(2)

@@ -2,7 +2,8 @@
 
 Every listing returns its text and its rows in display order, so the menu can
 turn the number the user types into a client to chat with or a group to join.
-Rows are numbered clients first, then groups.
+Rows are numbered clients first, then groups, in the same order in every
+view: clients by when they came online (then ID), groups by name.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ class Row:
 Listing = tuple[str, list[Row]]
 
 
+def in_order(records: Sequence[ClientRecord]) -> list[ClientRecord]:
+    """Clients in the order every view shows them: online longest first, then by ID."""
+    return sorted(records, key=lambda r: (r.started, r.id))
+
+
+def count(n: int, thing: str) -> str:
+    """'1 live client', '3 live clients'."""
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
 
@@ -38,7 +49,7 @@ def who(record: ClientRecord, own_id: str | None = None) -> str:
 
 
 def names_of(records: Sequence[ClientRecord], own_id: str | None = None) -> str:
-    return ", ".join(f"{r.name} (you)" if r.id == own_id else r.name for r in records)
+    return ", ".join(f"{r.name} (you)" if r.id == own_id else r.name for r in in_order(records))
 
 
 def answer_line(answered: Answered, own_id: str | None = None) -> str:
@@ -47,30 +58,33 @@ def answer_line(answered: Answered, own_id: str | None = None) -> str:
 
 
 def redis_listing(result: RedisResult, own_id: str | None = None) -> Listing:
+    clients = in_order(result.clients)
+    groups = sorted(result.groups, key=lambda g: g.name)
     lines = [
-        f"The name server (Redis) lists {len(result.clients)} live client(s) and "
-        f"{len(result.groups)} group chat(s), read in {ms(result.took)}."
+        f"The name server (Redis) lists {count(len(clients), 'live client')} and "
+        f"{count(len(groups), 'group chat')}, read in {ms(result.took)}."
     ]
-    rows = [Row(client=c) for c in result.clients]
-    if result.clients:
-        lines += ["", clients_table(result.clients, own_id=own_id, numbered=True)]
-    if result.groups:
-        lines += ["", groups_table(result.groups, numbered=True, start=len(rows) + 1)]
-        rows += [Row(group=g.name) for g in result.groups]
+    rows = [Row(client=c) for c in clients]
+    if clients:
+        lines += ["", clients_table(clients, own_id=own_id, numbered=True)]
+    if groups:
+        lines += ["", groups_table(groups, numbered=True, start=len(rows) + 1)]
+        rows += [Row(group=g.name) for g in groups]
     return "\n".join(lines), rows
 
 
 def events_listing(result: EventResult, own_id: str | None = None) -> Listing:
     last = result.last_answer
+    answers = sorted(result.answers, key=lambda a: (a.answer.client.started, a.answer.client.id))
     lines = [
-        f"{len(result.answers)} client(s) answered the discovery event"
+        f"{count(len(answers), 'client')} answered the discovery event"
         + (f", the last after {ms(last)}" if last is not None else "")
         + f" (waited {ms(result.waited)})."
     ]
-    rows = [Row(client=a.answer.client) for a in result.answers]
-    if result.answers:
+    rows = [Row(client=a.answer.client) for a in answers]
+    if answers:
         body = []
-        for n, a in enumerate(result.answers, 1):
+        for n, a in enumerate(answers, 1):
             c = a.answer.client
             body.append(
                 [

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from chat.groups.manager import GroupManager, start
+from chat.groups.manager import GroupManager
 
-__all__ = ["GroupManager", "start"]
+__all__ = ["GroupManager"]

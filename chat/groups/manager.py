@@ -1,6 +1,6 @@
 """The group chats of one client: the menu flow, the open sessions and their windows.
 
-Attached at start-up as ``client.features["groups"]``. The menu thread calls
+The "Group chat" feature. The menu thread calls
 :meth:`GroupManager.run_menu` and :meth:`GroupManager.join_interactive`; any
 thread may call :meth:`GroupManager.joined`. Windows are made and closed on
 the Tk main thread only, through ``client.ui.post``.
@@ -8,6 +8,7 @@ the Tk main thread only, through ``client.ui.post``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -17,6 +18,8 @@ import pika.exceptions
 import redis
 
 from chat.broker import BrokerUnavailable
+from chat.errors import UserError
+from chat.features import Description
 from chat.groups.amqp import StreamRefused
 from chat.groups.model import (
     Kind,
@@ -28,7 +31,6 @@ from chat.groups.model import (
     window_title,
 )
 from chat.groups.session import READ_ONLY, GroupSession
-from chat.menu import UserError
 from nameserver.members import GroupMembers
 from nameserver.registry import GroupRecord
 
@@ -37,11 +39,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Longest wait at exit for the broker to finish leaving every group.
+EXIT_WAIT = 0.5
 UNREACHABLE = "the chat server (RabbitMQ) is not reachable right now; try again in a moment."
 
 
 class GroupManager:
     """Joins groups, keeps one session and one window per open group, leaves them."""
+
+    key = "groups"
+    label = "Group chat"
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -54,7 +61,18 @@ class GroupManager:
         self._wake = threading.Event()
         self._left: set[str] = set()  # groups left, whose membership is still to remove
         self._refresher = threading.Thread(target=self._refresh, name="groups", daemon=True)
+
+    # -- the feature -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start keeping this client's group memberships alive in the name server."""
         self._refresher.start()
+
+    def describe(self, into: Description) -> None:
+        into.groups.extend(self.joined())
+
+    def close(self) -> None:
+        self.close_all()
 
     # -- for other features (any thread) ---------------------------------------
 
@@ -278,16 +296,16 @@ class GroupManager:
             left, self._left = self._left, set()
         for name in sorted(left | {session.name for session in sessions}):
             self._forget_membership(name)  # at exit waiting for Redis is fine
+        leaving = []
         for session in sessions:
             window = self._windows.pop(session.name, None)
             if window is not None:
                 window.destroy()
             session.on_status = None
-            session.close(wait=True)
-
-
-def start(client: Client) -> None:
-    """Attach group chats to a starting client."""
-    manager = GroupManager(client)
-    client.features["groups"] = manager
-    client.at_exit(manager.close_all)
+            leaving.append(session.close(wait=False))
+        # Done before the broker closes, but never more than EXIT_WAIT for all together.
+        deadline = time.monotonic() + EXIT_WAIT
+        for future in leaving:
+            if future is not None:
+                with contextlib.suppress(Exception):
+                    future.result(max(0.0, deadline - time.monotonic()))

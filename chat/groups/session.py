@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from chat.broker import BrokerUnavailable
+from chat.broker import BrokerUnavailable, Subscription
 from chat.groups import amqp
 from chat.groups.model import Kind, Mode, check_max_age, mode_label
 from chat.history import ChatLog, Status
@@ -82,15 +82,15 @@ class GroupSession:
         self.kind = kind
         self.names = Names(client.config.namespace)
         self.log = ChatLog(client.me.id)
-        self.closed = False
-        #: True once joined (consuming, join announced) and until left.
-        self.active = False
+        # Read on every thread: events, so no thread sees a stale value.
+        self._closed = threading.Event()
+        self._joined = threading.Event()
         self._inbox: list[ChatMessage] = []
         self._inbox_lock = threading.Lock()
         # Broker thread only.
         self._consumer_tag: str | None = None
         self._last_offset: int | None = None
-        self._setup_id: int | None = None
+        self._subscription: Subscription | None = None
         self._stream_channel: BlockingChannel | None = None
         self._unacked = 0
         # UI thread only.
@@ -99,6 +99,16 @@ class GroupSession:
         #: Shows a short status under the input (the window's status line), if set.
         self.on_status: Callable[[str], None] | None = None
         self._marker_id = ""
+
+    @property
+    def closed(self) -> bool:
+        """True once left (or once joining failed)."""
+        return self._closed.is_set()
+
+    @property
+    def active(self) -> bool:
+        """True once joined (consuming, join announced) and until left."""
+        return self._joined.is_set() and not self._closed.is_set()
 
     @property
     def queue(self) -> str:
@@ -126,8 +136,9 @@ class GroupSession:
         self._marker_id = marker.id
         broker = self.client.broker
         try:
-            self._setup_id = broker.add_setup(self._setup, timeout)
-            broker.add_listener(self._on_lost, self._on_back)
+            self._subscription = broker.add_setup(
+                self._setup, timeout, on_lost=self._on_lost, on_back=self._on_back
+            )
             broker.call(
                 lambda ch: ch.basic_publish(
                     self.exchange, self.name, marker.encode(), self._properties(marker), True
@@ -137,7 +148,7 @@ class GroupSession:
         except Exception:
             self._stop(wait=True, timeout=timeout, announce=False)
             raise
-        self.active = True
+        self._joined.set()
         log.info("joined group %s (%s, %s)", self.name, self.mode, self.kind)
         if self._live:
             self.client.ui.post(self.log.notice, self._joined_text())
@@ -156,9 +167,7 @@ class GroupSession:
     # -- broker thread ---------------------------------------------------------
 
     def _setup(self, channel: BlockingChannel) -> None:
-        """Declare and consume; re-run by the broker after every reconnect."""
-        if self.closed:
-            return
+        """Declare and consume; re-run by the broker after every reconnect until cancelled."""
         amqp.declare_exchange(channel, self.exchange)
         if self.kind == "persistent":
             if self._stream_channel is not None and self._stream_channel.is_open:
@@ -340,24 +349,24 @@ class GroupSession:
 
     # -- leaving ---------------------------------------------------------------
 
-    def close(self, wait: bool = False, timeout: float = 2.0) -> None:
+    def close(self, wait: bool = False, timeout: float = 2.0) -> Future[None] | None:
         """Leave the group: announce it, stop consuming, leave no queue behind.
 
         On the UI thread use ``wait=False`` (the broker does it in the
-        background); at exit ``wait=True`` so it is done before the broker closes.
+        background); at exit wait, so it is done before the broker closes.
+        Returns the broker's work (None when left already).
         """
         if self.closed:
-            return
-        self._stop(wait=wait, timeout=timeout, announce=True)
+            return None
+        future = self._stop(wait=wait, timeout=timeout, announce=True)
         log.info("left group %s", self.name)
+        return future
 
-    def _stop(self, wait: bool, timeout: float, announce: bool) -> None:
-        self.closed = True
-        self.active = False
+    def _stop(self, wait: bool, timeout: float, announce: bool) -> Future[None]:
+        self._closed.set()
         broker = self.client.broker
-        broker.remove_listener(self._on_lost, self._on_back)
-        if self._setup_id is not None:
-            broker.remove_setup(self._setup_id)
+        if self._subscription is not None:
+            self._subscription.cancel()
         leave = self._notice("leave")
 
         def stop(channel: BlockingChannel) -> None:
@@ -379,6 +388,7 @@ class GroupSession:
         if wait:
             with contextlib.suppress(Exception):
                 future.result(timeout)
+        return future
 
 
 def _log_failure(future: Future[None]) -> None:

@@ -13,21 +13,23 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from chat.broker import BrokerUnavailable
+from chat.broker import BrokerUnavailable, Subscription
 from chat.client import Client
+from chat.errors import UserError
+from chat.features import Description
 from chat.history import ChatLog
 from chat.insults.channel import InsultChannel
-from chat.menu import UserError
 from chat.topology import Names
 from chat.wire import ChatMessage
 
 log = logging.getLogger(__name__)
 
-FEATURE = "insults"
-
 
 class InsultFeature:
     """One client's insult channel: its log of insults and, while open, its window."""
+
+    key = "insults"
+    label = "Insult channel"
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -44,7 +46,30 @@ class InsultFeature:
         self.window: Any = None  # main thread only
         self._open = False
         self._lock = threading.Lock()
-        client.broker.add_listener(on_lost=self._on_broker_lost, on_back=self._on_broker_back)
+        self._listening: Subscription | None = None
+
+    # -- the feature -------------------------------------------------------------
+
+    def start(self) -> None:
+        self._listening = self.client.broker.add_listener(
+            on_lost=self._on_broker_lost, on_back=self._on_broker_back
+        )
+
+    def run_menu(self) -> None:
+        """Menu entry: open the channel's window (or bring it to the front)."""
+        if self.open():
+            self.client.term.say(
+                "The insult channel is open in its own window. Insults you receive appear "
+                "there; close the window to stop receiving."
+            )
+        else:
+            self.client.term.say("The insult channel is already open; its window is now in front.")
+
+    def describe(self, into: Description) -> None:
+        """The insult channel is not a chat that discovery lists."""
+
+    def close(self) -> None:
+        self.shutdown()
 
     # -- menu thread -----------------------------------------------------------
 
@@ -161,29 +186,9 @@ class InsultFeature:
             self.window.destroy()
             self.window = None
         self.channel.close()
-        self.client.broker.remove_listener(
-            on_lost=self._on_broker_lost, on_back=self._on_broker_back
-        )
+        if self._listening is not None:
+            self._listening.cancel()
 
 
 def _quote(text: str, limit: int = 40) -> str:
     return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
-
-
-def start(client: Client) -> None:
-    """Attach the insult channel to a starting client."""
-    feature = InsultFeature(client)
-    client.features[FEATURE] = feature
-    client.at_exit(feature.shutdown)
-
-
-def open_channel(client: Client) -> None:
-    """Menu entry: open the insult channel's window (or bring it to the front)."""
-    feature: InsultFeature = client.features[FEATURE]
-    if feature.open():
-        client.term.say(
-            "The insult channel is open in its own window. Insults you receive appear there; "
-            "close the window to stop receiving."
-        )
-    else:
-        client.term.say("The insult channel is already open; its window is now in front.")

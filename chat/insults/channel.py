@@ -24,14 +24,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pika.exceptions
 import pika.frame
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
 
-from chat.broker import Broker, BrokerUnavailable
+from chat.broker import Broker, BrokerUnavailable, Subscription
 from chat.topology import Names
 from chat.wire import ChatMessage, check_text
 
@@ -57,14 +57,22 @@ Deliver = Callable[[ChatMessage], None]
 
 @dataclass
 class _Consumer:
-    """One connection to the channel: live from :meth:`connect` until :meth:`disconnect`."""
+    """One connection to the channel: live from :meth:`connect` until :meth:`disconnect`.
+
+    ``stopped`` is set by the thread that disconnects and read on the broker
+    thread; ``channel`` and ``tag`` belong to the broker thread.
+    """
 
     deliver: Deliver
     setup: Callable[[BlockingChannel], None] | None = None
-    active: bool = True
-    setup_id: int | None = None
+    stopped: threading.Event = field(default_factory=threading.Event)
+    subscription: Subscription | None = None
     channel: BlockingChannel | None = None
     tag: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return not self.stopped.is_set()
 
 
 class InsultChannel:
@@ -91,15 +99,13 @@ class InsultChannel:
         self.sender_id = sender_id
         self.sender_name = sender_name
         self.max_bytes = max_bytes
-        self._consumer: _Consumer | None = None
+        self._lock = threading.Lock()
+        self._consumer: _Consumer | None = None  # under the lock
         self._passed_on: OrderedDict[str, None] = OrderedDict()  # broker thread only
-        self._pending: set[Future[int | None]] = set()
         self._hooked: BlockingChannel | None = None  # broker thread only
         self._declared: BlockingChannel | None = None  # broker thread only
         self._last_cancel = float("-inf")  # broker thread only
         self._resume_delay = 0.0  # broker thread only
-        self._lock = threading.Lock()
-        broker.add_listener(on_lost=self._on_lost)
 
     # -- sending ---------------------------------------------------------------
 
@@ -136,31 +142,11 @@ class InsultChannel:
                 channel.basic_publish("", self.queue, body, properties, mandatory=True)
             if not count_listeners:
                 return None
-            consumer = self._consumer
-            own = 1 if consumer is not None and consumer.active else 0
+            own = 1 if self.connected else 0
             return declared.method.consumer_count - own
 
-        future = self.broker.submit(publish)
-        with self._lock:
-            if not future.done():
-                self._pending.add(future)
-        future.add_done_callback(self._forget)
-        return future
-
-    def _forget(self, future: Future[int | None]) -> None:
-        with self._lock:
-            self._pending.discard(future)
-
-    def _on_lost(self) -> None:
-        """The connection dropped: sends still queued for the broker thread will never run."""
-        with self._lock:
-            pending, self._pending = self._pending, set()
-        for future in pending:
-            try:
-                if future.set_running_or_notify_cancel():
-                    future.set_exception(BrokerUnavailable("the connection to RabbitMQ dropped"))
-            except RuntimeError:  # settled meanwhile
-                pass
+        # The broker fails this future itself when the connection drops first.
+        return self.broker.submit(publish)
 
     def _declare(self, channel: BlockingChannel) -> pika.frame.Method:
         return channel.queue_declare(self.queue, durable=True)
@@ -169,7 +155,8 @@ class InsultChannel:
 
     @property
     def connected(self) -> bool:
-        consumer = self._consumer
+        with self._lock:
+            consumer = self._consumer
         return consumer is not None and consumer.active
 
     def connect(self, deliver: Deliver, timeout: float = 10.0) -> None:
@@ -186,8 +173,6 @@ class InsultChannel:
         consumer = _Consumer(deliver)
 
         def setup(channel: BlockingChannel) -> None:
-            if not consumer.active:
-                return
             self._declare(channel)
             # Per consumer in RabbitMQ: binds the consumer created next, on this channel.
             channel.basic_qos(prefetch_count=1)
@@ -204,14 +189,15 @@ class InsultChannel:
 
         consumer.setup = setup
         try:
-            consumer.setup_id = self.broker.add_setup(setup, timeout)
+            consumer.subscription = self.broker.add_setup(setup, timeout)
         except FutureTimeout:
-            consumer.active = False
+            consumer.stopped.set()
             raise BrokerUnavailable("RabbitMQ did not answer in time") from None
         except BrokerUnavailable:
-            consumer.active = False
+            consumer.stopped.set()
             raise
-        self._consumer = consumer
+        with self._lock:
+            self._consumer = consumer
 
     def disconnect(self) -> None:
         """Stop listening, without waiting for the broker (safe on the UI thread).
@@ -219,12 +205,13 @@ class InsultChannel:
         An insult the broker delivers after this is rejected back to the queue
         for another listener, never dropped.
         """
-        consumer, self._consumer = self._consumer, None
+        with self._lock:
+            consumer, self._consumer = self._consumer, None
         if consumer is None:
             return
-        consumer.active = False
-        if consumer.setup_id is not None:
-            self.broker.remove_setup(consumer.setup_id)
+        consumer.stopped.set()
+        if consumer.subscription is not None:
+            consumer.subscription.cancel()
 
         def cancel(channel: BlockingChannel) -> None:
             # A consumer of an earlier channel died with it.
@@ -235,13 +222,13 @@ class InsultChannel:
         self.broker.submit(cancel).add_done_callback(_log_failure)
 
     def close(self) -> None:
-        """Disconnect and stop following the broker connection."""
+        """Stop listening (at exit)."""
         self.disconnect()
-        self.broker.remove_listener(on_lost=self._on_lost)
 
     def _on_cancelled(self, channel: BlockingChannel, frame: pika.frame.Method) -> None:
         """The broker cancelled a consumer on this channel (e.g. the queue was deleted)."""
-        consumer = self._consumer
+        with self._lock:
+            consumer = self._consumer
         if consumer is None or not consumer.active or frame.method.consumer_tag != consumer.tag:
             return
         now = time.monotonic()

@@ -1,12 +1,17 @@
 """Every private chat of one client: opening, accepting, windows, goodbyes.
 
-:class:`PrivateChats` is ``client.features["private"]``. It dials peers (on
+:class:`PrivateChats` is the private-chat feature. It dials peers (on
 the menu thread), accepts chats the :class:`~chat.private.service.PrivateChat`
 servicer hands it (on gRPC threads), and binds each chat to a
 :class:`~chat.history.ChatLog` and a chat window. Reader threads never touch
 Tk: whatever a window must show is posted to the UI queue. The window module
 is imported only on the UI thread, so this module also runs without a display
 (the benchmark does).
+
+When two clients call each other at the same moment, the call from the lower
+client ID goes on and the other is refused with :data:`CROSSING`; the side
+whose call lost adopts the incoming one, so both end up in the one chat
+(docs/protocol.md, "Calls that cross").
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from chat.menu import UserError
+from chat.errors import UserError
+from chat.features import Description
+from chat.private import menu as private_menu
+from chat.private.service import PrivateChat
 from chat.private.session import Ending, Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
@@ -31,6 +39,17 @@ if TYPE_CHECKING:
     from chat.client import Client
 
 log = logging.getLogger(__name__)
+
+#: Why a call is refused when it crosses a call of ours that goes on instead.
+CROSSING = "both sides called at once; the call from the lower client ID goes on"
+
+
+class _Dial:
+    """A call of ours under way; an incoming call from the same peer may take its place."""
+
+    def __init__(self) -> None:
+        self.adopted = threading.Event()
+        self.conversation: Conversation | None = None
 
 
 class Conversation:
@@ -55,6 +74,11 @@ class Conversation:
     @property
     def live(self) -> bool:
         return self.session is not None and self.session.live
+
+    @property
+    def ending(self) -> Ending | None:
+        """How the peer's side ended ("goodbye" or "lost"), once shown (UI thread)."""
+        return self._ending
 
     @property
     def window(self) -> Any:
@@ -149,7 +173,10 @@ class Conversation:
 
 
 class PrivateChats:
-    """The private chats of one client (``client.features["private"]``)."""
+    """The private chats of one client: the "Private chat" feature."""
+
+    key = "private"
+    label = "Private chat"
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -158,7 +185,23 @@ class PrivateChats:
         self.ui = client.ui
         self._lock = threading.Lock()
         self._chats: dict[str, Conversation] = {}
+        self._dialling: dict[str, _Dial] = {}  # peer ID -> our call under way
         self._windows: list[Any] = []  # UI thread only
+
+    # -- the feature -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Serve incoming chats on the client's (not yet started) gRPC server."""
+        pb_grpc.add_PrivateChatServicer_to_server(PrivateChat(self), self.client.server)
+
+    def run_menu(self) -> None:
+        private_menu.run(self.client, self)
+
+    def describe(self, into: Description) -> None:
+        into.private_chats.extend(self.active_peers())
+
+    def close(self) -> None:
+        self.close_all(timeout=0.5)
 
     def keep(self, window: Any) -> None:
         """Hold a new window, and let go of closed ones (UI thread)."""
@@ -181,12 +224,32 @@ class PrivateChats:
             raise UserError("You cannot chat with yourself.")
         with self._lock:
             existing = self._chats.get(record.id)
-        if existing is not None and existing.live:
-            self.ui.post(existing.show)
-            return
+            if existing is not None and existing.live:
+                self.ui.post(existing.show)
+                return
+            # Registered before dialling, so a call from this peer that crosses
+            # ours sees it (accept()).
+            dial = self._dialling[record.id] = _Dial()
         conversation = Conversation(self, record.id, record.name, record.address)
-        self._dial(conversation, record)
+        try:
+            self._dial(conversation, record)
+        except UserError:
+            crossed = conversation.session is not None and conversation.session.error == CROSSING
+            if crossed:  # the peer's call to us goes on instead; it is on its way
+                dial.adopted.wait(self.config.connect_timeout)
+            with self._lock:
+                self._dialling.pop(record.id, None)
+            if dial.conversation is None:
+                raise
+            log.info("our call to %s crossed theirs; theirs goes on", record.id)
+            self.ui.post(dial.conversation.show)
+            return
+        except BaseException:
+            with self._lock:
+                self._dialling.pop(record.id, None)
+            raise
         with self._lock:
+            self._dialling.pop(record.id, None)
             if conversation.live:
                 self._chats[record.id] = conversation
         self.ui.post(conversation.show)
@@ -251,8 +314,17 @@ class PrivateChats:
             existing = self._chats.get(peer.id)
             if existing is not None and existing.live:
                 return None, f"{self.me.name} already has a chat with you open"
+            dial = self._dialling.get(peer.id)
+            if dial is not None and self.me.id < peer.id:
+                return None, CROSSING  # our call to them goes on
             self._chats[peer.id] = conversation
+            if dial is not None:  # their call takes the place of ours
+                dial.conversation = conversation
+                dial.adopted.set()
         log.info("%s (%s) started a chat from %s", peer.name, peer.id, conversation.address)
+        if dial is not None:
+            self.ui.post(conversation.show)
+            return session, None
         self.ui.post(conversation.show, f"{peer.name} started a chat with you")
         self.client.term.notify(
             f"{peer.name} ({peer.id}) started a private chat with you; its window is open."

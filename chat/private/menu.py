@@ -7,7 +7,8 @@ import logging
 import redis
 
 from chat.client import Client
-from chat.menu import UserError
+from chat.errors import UserError
+from chat.features import PrivateChatOpener
 from chat.terminal import Terminal
 from nameserver.format import clients_table
 from nameserver.registry import ClientRecord
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 PROMPT = "Chat with whom? Client ID, start of an ID, or username (empty: back): "
 
 
-def run(client: Client) -> None:
+def run(client: Client, chats: PrivateChatOpener) -> None:
     """Ask for a peer on the terminal and open a private chat with them."""
     term = client.term
     query = term.ask(PROMPT).strip()
@@ -38,7 +39,7 @@ def run(client: Client) -> None:
     record = matches[0] if len(matches) == 1 else pick(term, query, matches, client.me.id)
     if record is None:
         return
-    client.features["private"].open_with(record)
+    chats.open_with(record)
     term.say(f"Your chat with {record.name} ({record.id}) is in its own window.")
 
 

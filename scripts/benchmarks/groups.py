@@ -16,9 +16,7 @@ sleeping on the UI queue's pipe and draining it, as the window's pump does.
 
 from __future__ import annotations
 
-import io
 import multiprocessing
-import select
 import threading
 import time
 from collections.abc import Callable
@@ -28,17 +26,14 @@ import pika
 import redis
 
 from benchmarks.common import AMQP_URL, REDIS_URL, Result, median, namespace, percentile
-from chat.broker import Broker
-from chat.client import Client
 from chat.config import Config
 from chat.groups import amqp
 from chat.groups.session import GroupSession
-from chat.terminal import Terminal
 from chat.topology import Names
-from chat.ui import UiQueue
 from chat.wire import ChatMessage
 from nameserver.keys import Keys
 from nameserver.registry import Registry
+from tests.support import TestClient
 
 MEMBERS = 50
 MEMBER_PROCESSES = 10
@@ -50,26 +45,12 @@ HISTORY = 10_000
 TEXT = "x" * 100
 
 
-class Headless:
-    """One client without a display: its UI queue is drained by a thread of its own."""
+class Headless(TestClient):
+    """The one test client without a display or features; a thread drains its UI queue."""
 
     def __init__(self, config: Config, connection: redis.Redis, name: str) -> None:
         registry = Registry(connection, Keys(config.namespace))
-        self.broker = Broker(config.amqp_url, name=f"distchat bench {name}")
-        self.broker.start()
-        self.ui = UiQueue()
-        me = registry.claim(name, "127.0.0.1", 1)
-        term = Terminal(io.StringIO(), io.StringIO())
-        self.client = Client(config, connection, registry, self.broker, self.ui, term, me)
-        self._stop = False
-        self._thread = threading.Thread(target=self._pump, name=f"ui {name}", daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        while not self._stop:
-            readable, _, _ = select.select([self.ui.read_fd], [], [], 0.2)
-            if readable:
-                self.ui.drain()
+        super().__init__(config, registry, name, keys=(), drain=True)
 
     def on_ui(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on this client's UI thread and return its result."""
@@ -78,12 +59,6 @@ class Headless:
         self.ui.post(lambda: (box.append(fn()), done.set()))
         done.wait(10)
         return box[0] if box else None
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join(1)
-        self.broker.close()
-        self.ui.close()
 
 
 def _config(ns: str) -> Config:

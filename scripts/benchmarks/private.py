@@ -10,7 +10,6 @@ same frames between the same two processes, as the yardstick.
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import queue
 import threading
@@ -21,7 +20,7 @@ from typing import Any
 import grpc
 import redis
 
-from benchmarks.common import REDIS_URL, Result, namespace, percentile
+from benchmarks.common import AMQP_URL, REDIS_URL, Result, namespace, percentile
 
 PACED_COUNT = 2000
 PACED_GAP = 0.002  # seconds between paced messages
@@ -34,15 +33,12 @@ WAIT = 60.0  # seconds to wait for every message before giving up
 
 def _receiver(conn: Any, ns: str) -> None:
     """A chat client whose UI queue stamps each message, plus a bare gRPC server."""
-    from chat import private
-    from chat.client import Client
-    from chat.config import Config
     from chat.proto import private_chat_pb2_grpc as pb_grpc
     from chat.rpc import create_server
-    from chat.terminal import Terminal
     from chat.ui import UiQueue
     from nameserver.keys import Keys
     from nameserver.registry import Registry
+    from tests.support import TestClient
 
     stamps: dict[str, list[tuple[int, str]]] = {"chat": [], "bare": []}
     lock = threading.Lock()
@@ -63,16 +59,10 @@ def _receiver(conn: Any, ns: str) -> None:
                     stamps["bare"].append((now, frame.text.text))
             return iter(())
 
-    config = Config(redis_url=REDIS_URL, namespace=ns, advertise_host="127.0.0.1")
-    connection = redis.Redis.from_url(REDIS_URL)
-    registry = Registry(connection, Keys(ns))
-    server, port = create_server("127.0.0.1:0", config.keepalive_seconds)
-    me = registry.claim("receiver", "127.0.0.1", port)
-    term = Terminal(out=io.StringIO(), inp=io.StringIO())
-    client = Client(config, connection, registry, None, StampingQueue(), term, me)  # type: ignore[arg-type]
-    client.features["server"] = server
-    private.start(client)
-    server.start()
+    config = _config(ns)
+    registry = Registry(redis.Redis.from_url(REDIS_URL), Keys(ns))
+    client = TestClient(config, registry, "receiver", keys={"private"}, ui=StampingQueue())
+    me = client.me
     bare, bare_port = create_server("127.0.0.1:0", config.keepalive_seconds)
     pb_grpc.add_PrivateChatServicer_to_server(Bare(), bare)
     bare.start()
@@ -92,36 +82,27 @@ def _receiver(conn: Any, ns: str) -> None:
                 stamps[kind] = []
         else:
             break
-    client.run_exit_hooks()
-    server.stop(grace=1).wait(2)
+    client.close()
     bare.stop(None)
-    registry.deregister(me.id)
 
 
 # -- the sending side (this process) ------------------------------------------
 
 
-def _sender_client(ns: str) -> Any:
-    from chat import private
-    from chat.client import Client
+def _config(ns: str) -> Any:
     from chat.config import Config
-    from chat.rpc import create_server
-    from chat.terminal import Terminal
-    from chat.ui import UiQueue
+
+    return Config(redis_url=REDIS_URL, amqp_url=AMQP_URL, namespace=ns, advertise_host="127.0.0.1")
+
+
+def _sender_client(ns: str) -> Any:
+    """The sending client: the one test client, with private chats only (no windows)."""
     from nameserver.keys import Keys
     from nameserver.registry import Registry
+    from tests.support import TestClient
 
-    config = Config(redis_url=REDIS_URL, namespace=ns, advertise_host="127.0.0.1")
-    connection = redis.Redis.from_url(REDIS_URL)
-    registry = Registry(connection, Keys(ns))
-    server, port = create_server("127.0.0.1:0", config.keepalive_seconds)
-    me = registry.claim("sender", "127.0.0.1", port)
-    term = Terminal(out=io.StringIO(), inp=io.StringIO())
-    client = Client(config, connection, registry, None, UiQueue(), term, me)  # type: ignore[arg-type]
-    client.features["server"] = server
-    private.start(client)
-    server.start()
-    return client, server
+    registry = Registry(redis.Redis.from_url(REDIS_URL), Keys(ns))
+    return TestClient(_config(ns), registry, "sender", keys={"private"})
 
 
 class BareSender:
@@ -187,11 +168,11 @@ def private_chat() -> list[Result]:
     parent, child = context.Pipe()
     process = context.Process(target=_receiver, args=(child, ns), daemon=True)
     process.start()
-    client = server = bare = None
+    client = bare = None
     try:
         receiver, bare_port = parent.recv()
-        client, server = _sender_client(ns)
-        chats = client.features["private"]
+        client = _sender_client(ns)
+        chats = client.private
         chats.open_with(receiver)
         conversation = chats._chats[receiver.id]
         bare = BareSender(bare_port)
@@ -221,9 +202,7 @@ def private_chat() -> list[Result]:
         if bare is not None:
             bare.close()
         if client is not None:
-            client.run_exit_hooks()
-            server.stop(None)
-            client.registry.deregister(client.me.id)
+            client.close()
         parent.send(("stop",))
         process.join(10)
 
