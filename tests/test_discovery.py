@@ -386,10 +386,10 @@ def test_a_row_number_starts_a_private_chat_or_joins_a_group(make_client, regist
 
 
 def test_bodies_decode_strictly():
-    record = ClientRecord("abcd2345", "alice", "::1", 4000, 1.5)
-    answer = DiscoveryAnswer(record, ("lobby",), (("x", "bob"),), ts=2.0)
+    record = ClientRecord("abcd2345", "alice", "::1", 4000, 1795660800.5)
+    answer = DiscoveryAnswer(record, ("lobby",), (("x", "bob"),), ts=1795660802.0)
     assert DiscoveryAnswer.decode(answer.encode()) == answer
-    request = DiscoveryRequest("abcd2345", "alice", ts=3.0)
+    request = DiscoveryRequest("abcd2345", "alice", ts=1795660803.0)
     assert DiscoveryRequest.decode(request.encode()) == request
 
     good = json.loads(answer.encode())
@@ -402,6 +402,8 @@ def test_bodies_decode_strictly():
         {**good, "client": {**good["client"], "port": "4000"}},
         {**good, "client": {**good["client"], "port": 70000}},
         {k: v for k, v in good.items() if k != "client"},
+        {**good, "ts": 1e20},
+        {**good, "client": {**good["client"], "started": 1.5}},
     ]:
         with pytest.raises(BadMessage):
             DiscoveryAnswer.decode(json.dumps(broken).encode())

@@ -21,6 +21,7 @@ import pika
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
 
+from chat.boundary import consumer, preview
 from chat.broker import Broker, BrokerUnavailable
 from chat.topology import Names
 from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
@@ -80,7 +81,8 @@ class Responder:
         # the old one, which the broker may not yet have noticed is dead.
         own_queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
         channel.queue_bind(own_queue, exchange)
-        channel.basic_consume(own_queue, self.on_request, auto_ack=True, exclusive=True)
+        on_request = consumer("discovery request")(self.on_request)
+        channel.basic_consume(own_queue, on_request, auto_ack=True, exclusive=True)
 
     def on_request(
         self,
@@ -97,7 +99,7 @@ class Responder:
                 if not isinstance(value, str) or not value or len(value) > MAX_PROPERTY:
                     raise BadMessage(f"property {name} is missing or too long")
         except BadMessage as exc:
-            log.warning("ignoring a malformed discovery request: %s (body %r)", exc, body[:200])
+            log.warning("ignoring a malformed discovery request: %s; body %s", exc, preview(body))
             return
         log.info(
             "discovery request %s from %s (%s)",
