@@ -6,6 +6,8 @@ import sys
 import threading
 from typing import TextIO
 
+from chat.textsafe import terminal_lines
+
 try:  # line editing and history at the prompt where the platform has it
     import readline
 except ImportError:  # pragma: no cover - Windows
@@ -47,11 +49,12 @@ class Terminal:
     def say(self, text: str = "") -> None:
         """Print a line (from the thread that owns the prompt)."""
         with self._lock:
-            self.out.write(text + "\n")
+            self.out.write(terminal_lines(text) + "\n")
             self.out.flush()
 
     def notify(self, text: str) -> None:
         """Print a notice from any thread without mangling a pending prompt."""
+        text = terminal_lines(text)
         with self._lock:
             if self._prompt is None:
                 self.out.write(text + "\n")

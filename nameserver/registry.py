@@ -62,11 +62,21 @@ class ClientRecord:
                 name=str(data["name"]),
                 host=str(data["host"]),
                 port=int(data["port"]),
-                started=float(data["started"]),
+                started=_finite(data["started"]),
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             log.warning("ignoring a malformed client record: %r", raw[:200])
             return None
+
+
+def _finite(value: object) -> float:
+    """A time from a record, refused when it is not a finite number of a working clock."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("not a number")
+    number = float(value)
+    if not 0 <= number < 4_102_444_800:  # false for NaN, too
+        raise ValueError(f"time {number!r} out of range")
+    return number
 
 
 GroupKind = Literal["persistent", "transient"]
@@ -97,9 +107,9 @@ class GroupRecord:
                 kind=kind,
                 creator_id=str(data["creator_id"]),
                 creator_name=str(data["creator_name"]),
-                created=float(data["created"]),
+                created=_finite(data["created"]),
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             log.warning("ignoring a malformed group record: %r", raw[:200])
             return None
 

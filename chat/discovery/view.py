@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from chat.discovery.compare import Comparison
 from chat.discovery.lookup import RedisResult
 from chat.discovery.requester import Answered, EventResult
+from chat.textsafe import name as safe
 from nameserver.format import clients_table, groups_table, since, table
 from nameserver.registry import ClientRecord
 
@@ -34,11 +35,11 @@ def ms(seconds: float) -> str:
 
 def who(record: ClientRecord, own_id: str | None = None) -> str:
     you = " (you)" if record.id == own_id else ""
-    return f"{record.name}{you} ({record.id}) at {record.address}"
+    return f"{safe(record.name)}{you} ({safe(record.id)}) at {safe(record.address)}"
 
 
 def names_of(records: Sequence[ClientRecord], own_id: str | None = None) -> str:
-    return ", ".join(f"{r.name} (you)" if r.id == own_id else r.name for r in records)
+    return ", ".join(f"{safe(r.name)} (you)" if r.id == own_id else safe(r.name) for r in records)
 
 
 def answer_line(answered: Answered, own_id: str | None = None) -> str:

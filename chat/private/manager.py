@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from chat import textsafe
 from chat.menu import UserError
 from chat.private.session import Ending, Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
@@ -41,7 +42,8 @@ class Conversation:
 
         self.chats = chats
         self.peer_id = peer_id
-        self.peer_name = peer_name
+        # Shown in the title, notices and the terminal: made safe once, here.
+        self.peer_name = textsafe.name(peer_name)
         self.address = address
         self.log = ChatLog(chats.me.id)
         self.session: Session | None = None
@@ -99,7 +101,7 @@ class Conversation:
 
         window = ChatWindow(
             self.chats.client.root,
-            f"Chat with {self.peer_name} ({self.peer_id})",
+            textsafe.for_title(f"Chat with {self.peer_name} ({textsafe.name(self.peer_id)})"),
             self.log,
             on_send=self.send,
             on_close=self.close,
@@ -252,10 +254,11 @@ class PrivateChats:
             if existing is not None and existing.live:
                 return None, f"{self.me.name} already has a chat with you open"
             self._chats[peer.id] = conversation
-        log.info("%s (%s) started a chat from %s", peer.name, peer.id, conversation.address)
-        self.ui.post(conversation.show, f"{peer.name} started a chat with you")
+        name, peer_id = conversation.peer_name, textsafe.name(peer.id)
+        log.info("%s (%s) started a chat from %s", name, peer_id, conversation.address)
+        self.ui.post(conversation.show, f"{name} started a chat with you")
         self.client.term.notify(
-            f"{peer.name} ({peer.id}) started a private chat with you; its window is open."
+            f"{name} ({peer_id}) started a private chat with you; its window is open."
         )
         return session, None
 

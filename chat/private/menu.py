@@ -9,6 +9,7 @@ import redis
 from chat.client import Client
 from chat.menu import UserError
 from chat.terminal import Terminal
+from chat.textsafe import name as safe
 from nameserver.format import clients_table
 from nameserver.registry import ClientRecord
 
@@ -39,7 +40,7 @@ def run(client: Client) -> None:
     if record is None:
         return
     client.features["private"].open_with(record)
-    term.say(f"Your chat with {record.name} ({record.id}) is in its own window.")
+    term.say(f"Your chat with {safe(record.name)} ({safe(record.id)}) is in its own window.")
 
 
 def pick(
