@@ -165,7 +165,9 @@ class App:
         host, bind = resolve_hosts(config.advertise_host, config.bind_host, config.redis_url)
         try:
             self.server, port = create_server(
-                f"{bind}:{config.grpc_port}", config.keepalive_seconds
+                f"{bind}:{config.grpc_port}",
+                config.keepalive_seconds,
+                max_message_bytes=config.max_message_bytes,
             )
         except (OSError, RuntimeError) as exc:
             raise RuntimeError(

@@ -24,7 +24,7 @@ from chat.menu import UserError
 from chat.private.session import Ending, Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
-from chat.rpc import keepalive_options
+from chat.rpc import keepalive_options, message_options
 from chat.wire import check_text
 from nameserver.registry import ClientRecord
 
@@ -145,6 +145,9 @@ class Conversation:
         window = self.window
         if window is None or window.closed:
             return
+        violation = self.session.violation if self.session is not None else None
+        if violation is not None:
+            self.log.notice(f"The chat was closed: {self.peer_name} {violation}.")
         self.log.notice(f"{self.peer_name} disconnected")
         window.set_read_only(f"{self.peer_name} has left the chat.")
         window.close_after(self.chats.config.close_delay)
@@ -205,7 +208,9 @@ class PrivateChats:
         unreachable = f"Could not reach {record.name} at {address} (they may have just left)."
         timeout = self.config.connect_timeout
         channel = grpc.insecure_channel(
-            address, options=keepalive_options(self.config.keepalive_seconds)
+            address,
+            options=keepalive_options(self.config.keepalive_seconds)
+            + message_options(self.config.max_message_bytes),
         )
         try:
             grpc.channel_ready_future(channel).result(timeout=timeout)
@@ -213,11 +218,12 @@ class PrivateChats:
             channel.close()
             log.info("no answer from %s at %s within %.1f s", record.id, address, timeout)
             raise UserError(unreachable) from None
-        session = Session(conversation, hello_frame(self._me_peer()), expect_hello=True)
+        session = self._session(conversation, expect_hello=True)
         conversation.session = session
         conversation.channel = channel
         started = time.monotonic()
         call = pb_grpc.PrivateChatStub(channel).Chat(session.frames())
+        session.cancel = call.cancel
         threading.Thread(
             target=session.read, args=(call,), name=f"chat-out-{record.id}", daemon=True
         ).start()
@@ -242,12 +248,21 @@ class PrivateChats:
             (time.monotonic() - started) * 1000,
         )
 
+    def _session(self, conversation: Conversation, expect_hello: bool = False) -> Session:
+        return Session(
+            conversation,
+            hello_frame(self._me_peer()),
+            expect_hello=expect_hello,
+            max_text_bytes=self.config.max_message_bytes,
+            heartbeat=self.config.keepalive_seconds,
+        )
+
     def accept(self, peer: pb.Peer) -> tuple[Session | None, str | None]:
         """A chat that another client opened (gRPC thread): the session, or why not."""
         if peer.id == self.me.id:
             return None, "a client cannot chat with itself"
         conversation = Conversation(self, peer.id, peer.name, f"{peer.host}:{peer.port}")
-        session = Session(conversation, hello_frame(self._me_peer()))
+        session = self._session(conversation)
         conversation.session = session
         with self._lock:
             existing = self._chats.get(peer.id)
