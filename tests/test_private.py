@@ -479,3 +479,156 @@ def test_frozen_peer_is_noticed_by_keepalive(make_client, spawn, registry, tk_ro
         assert [e.status for e in mine.log.entries if e.side == "own"] == ["failed"]
     finally:
         os.kill(bob.child.pid, signal.SIGCONT)
+
+
+def _open_from_process(tk_root, alice: InProcess, caller) -> object:
+    """``caller`` (a client process) opens a chat with ``alice``; returns alice's window."""
+    caller.choose("1")
+    caller.expect("Chat with whom")
+    caller.child.sendline(alice.me.id)
+    caller.expect("is in its own window")
+    return tk_wait(
+        tk_root,
+        lambda: windows(tk_root, alice).get(f"Chat with {caller.name} ({caller.id})"),
+        what="alice's window",
+    )
+
+
+@pytest.mark.parametrize("frozen_side", ["callee", "caller"])
+def test_idle_frozen_peer_is_noticed_within_five_seconds(
+    make_client, spawn, registry, tk_root, frozen_side
+):
+    """SIGSTOP the other client while nobody types: its TCP stays open, yet it is noticed."""
+    alice = make_client("alice")
+    bob = spawn("bob")
+    if frozen_side == "callee":
+        alice.chats.open_with(registry.get(bob.id))
+        bob.expect("started a private chat with you")
+        mine = tk_wait(
+            tk_root,
+            lambda: windows(tk_root, alice).get(f"Chat with bob ({bob.id})"),
+            what="alice's window",
+        )
+    else:
+        mine = _open_from_process(tk_root, alice, bob)
+    os.kill(bob.child.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: process_state(bob.child.pid) == "T", what="bob's process to stop")
+        stopped = time.monotonic()
+        tk_wait(
+            tk_root,
+            lambda: ("notice", "bob disconnected") in mine.shown(),
+            timeout=10,
+            what="the disconnect notice after the peer froze",
+        )
+        assert time.monotonic() - stopped < 5
+    finally:
+        os.kill(bob.child.pid, signal.SIGCONT)
+
+
+def _hostile_call(alice: InProcess, frames: list[pb.Frame]):
+    """A raw gRPC caller that says hello as mallory, then sends ``frames``."""
+    hello = pb.Frame(hello=pb.Hello(version=1, peer=pb.Peer(id="ma11ory2", name="mallory")))
+    channel = grpc.insecure_channel(
+        alice.me.address,
+        options=[("grpc.max_send_message_length", 64 * 1024 * 1024)],
+    )
+    stay = threading.Event()
+
+    def send() -> Iterator[pb.Frame]:
+        yield hello
+        yield from frames
+        stay.wait(30)  # keep our half open: only the receiver may end this call
+
+    return channel, stay, pb_grpc.PrivateChatStub(channel).Chat(send(), timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("frames", "sentence"),
+    [
+        (
+            [pb.Frame(text=pb.Text(seq=1, id="big", text="x" * 1_000_000, sent_ms=1))],
+            "mallory sent a message of 1000000 bytes (at most 4096).",
+        ),
+        (
+            [
+                pb.Frame(
+                    batch=pb.Batch(
+                        texts=[pb.Text(seq=n, id=str(n), text="x") for n in range(1, 20_001)]
+                    )
+                )
+            ],
+            "mallory sent 20000 messages in one batch (at most 256).",
+        ),
+    ],
+    ids=["1MB-text", "20000-batch"],
+)
+def test_over_limit_frames_are_refused_on_receive_and_the_stream_closed(
+    make_client, tk_root, frames, sentence
+):
+    alice = make_client("alice", close_delay=60)
+    channel, stay, call = _hostile_call(alice, frames)
+    ended = threading.Event()
+
+    def drain() -> None:
+        try:
+            for _ in call:
+                pass
+        except grpc.RpcError:
+            pass
+        ended.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        window = tk_wait(
+            tk_root,
+            lambda: [w for w in alice.chats._windows if "mallory" in w.top.title()],
+            what="the window for mallory",
+        )[0]
+        tk_wait(
+            tk_root,
+            lambda: ("notice", f"The chat was closed: {sentence}") in window.shown(),
+            what="the notice that the chat was closed",
+        )
+        assert ended.wait(10), "the stream stayed open"
+        assert not [text for side, text in window.shown() if side == "peer"]
+    finally:
+        stay.set()
+        channel.close()
+
+
+def test_hundred_silent_callers_do_not_stop_a_real_chat(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    stop = threading.Event()
+    cut = [0]
+
+    def silent_caller(channel: grpc.Channel) -> None:
+        stub = pb_grpc.PrivateChatStub(channel)
+        while not stop.is_set():  # a cut-off caller comes straight back
+            call = stub.Chat(iter(stop.wait, True), timeout=30)
+            try:
+                for _ in call:
+                    pass
+            except grpc.RpcError:
+                cut[0] += 1
+
+    channels = [grpc.insecure_channel(alice.me.address) for _ in range(10)]
+    callers = [
+        threading.Thread(target=silent_caller, args=(channels[n % 10],), daemon=True)
+        for n in range(100)
+    ]
+    for caller in callers:
+        caller.start()
+    try:
+        wait_for(lambda: cut[0] >= 100, timeout=20, what="silent callers cut off and back")
+        started = time.monotonic()
+        bob.chats.open_with(alice.me)
+        took = time.monotonic() - started
+        theirs = window_of(tk_root, alice, bob)
+        type_and_send(window_of(tk_root, bob, alice), "through the crowd")
+        tk_wait(tk_root, lambda: ("peer", "through the crowd") in theirs.shown(), what="text")
+        assert took < 10, f"opening took {took:.1f} s"  # the benchmark measures it
+    finally:
+        stop.set()
+        for channel in channels:
+            channel.close()
