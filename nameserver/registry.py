@@ -253,6 +253,21 @@ class Registry:
             return record, True
         return existing, False
 
+    def reassert_groups(self, records: list[GroupRecord]) -> int:
+        """Write back each group record that has vanished (Redis flushed or restarted).
+
+        ``SET NX``: a record that exists is never changed, so a group keeps its
+        kind. Returns how many were written back. One round trip.
+        """
+        if not records:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for record in records:
+            pipe.set(self.keys.group(record.name), record.to_json(), nx=True)
+            pipe.sadd(self.keys.groups, record.name)
+        written = pipe.execute()[::2]
+        return sum(1 for ok in written if ok)
+
     def get_group(self, name: str) -> GroupRecord | None:
         raw = self.redis.get(self.keys.group(name))
         return GroupRecord.from_json(raw) if raw is not None else None
