@@ -409,3 +409,42 @@ def test_bodies_decode_strictly():
             DiscoveryAnswer.decode(json.dumps(broken).encode())
     with pytest.raises(BadMessage):
         DiscoveryRequest.decode(answer.encode())
+
+
+def test_nested_and_poisoned_bodies_on_the_discovery_exchange_break_nobody(make_client, namespace):
+    me = make_client("me")
+    bob = make_client("bob")
+    exchange = Names(namespace).discovery_exchange
+    deep = b"[" * 50_000 + b"]" * 50_000
+    props = DiscoveryRequest("someone", "someone").properties(REPLY_TO, "deep-1")
+    me.broker.publish(exchange, "", deep, props)
+
+    poisoned = json.loads(DiscoveryAnswer(ClientRecord("p0is0ned", "x", "h", 1, 0)).encode())
+    poisoned["client"]["started"] = float("nan")
+
+    def on_request(channel, method, properties, body) -> None:
+        reply = pika.BasicProperties(correlation_id=properties.correlation_id)
+        for bad in (deep, json.dumps(poisoned).encode(), b'{"v":1,"ts":1e999}'):
+            channel.basic_publish("", properties.reply_to, bad, reply)
+
+    def rogue_setup(channel) -> None:
+        channel.exchange_declare(exchange, "fanout", durable=True)
+        queue = channel.queue_declare("", exclusive=True).method.queue
+        channel.queue_bind(queue, exchange)
+        channel.basic_consume(queue, on_request, auto_ack=True)
+
+    rogue = Broker(AMQP_URL, name="distchat tests rogue")
+    rogue.start()
+    try:
+        rogue.add_setup(rogue_setup)
+        result = me.features["discovery"].via_events()
+    finally:
+        rogue.close()
+    assert ids(result.clients) == {me.me.id, bob.me.id}
+    assert result.dropped == 3
+    text, rows = events_listing(result, me.me.id)
+    assert len(rows) == 2 and "p0is0ned" not in text
+    for client in (me, bob):
+        assert client.broker._thread.is_alive()
+    # Both still answer afterwards.
+    assert ids(me.features["discovery"].via_events().clients) == {me.me.id, bob.me.id}
