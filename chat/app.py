@@ -23,7 +23,7 @@ import redis
 
 from chat import __version__, private
 from chat.address import resolve_hosts
-from chat.broker import Broker, BrokerUnavailable, redact
+from chat.broker import Broker, BrokerRefused, BrokerUnavailable, redact
 from chat.client import Client
 from chat.config import Config, ConfigError, load
 from chat.discovery import start as start_discovery
@@ -160,6 +160,8 @@ class App:
         self.broker = Broker(config.amqp_url, name=f"distchat pid {os.getpid()}")
         try:
             self.broker.start()
+        except BrokerRefused as exc:
+            raise RuntimeError(f"{exc}.") from None
         except BrokerUnavailable as exc:
             raise RuntimeError(f"{exc}. {SERVER_HINT}") from None
         host, bind = resolve_hosts(config.advertise_host, config.bind_host, config.redis_url)

@@ -70,10 +70,13 @@ def create_server(
         options=options,
         maximum_concurrent_rpcs=workers,
     )
-    with _quiet_stderr():  # gRPC's C core logs a failed bind there; the caller says it better
-        port = server.add_insecure_port(address)
+    try:
+        with _quiet_stderr():  # gRPC's C core logs a failed bind there; the caller says it better
+            port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {address}")
+        raise OSError("the address is in use or not available here")
     return server, port
 
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import shutil
-import socket
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +19,7 @@ import tests.test_groups as group_tests
 from chat.wire import ChatMessage
 from nameserver.keys import Keys
 from nameserver.registry import Registry
+from tests.ownredis import OwnRedis
 from tests.support import tk_wait, wait_for
 
 members = group_tests.members  # the fixture, run against this module's Redis
@@ -33,38 +31,11 @@ run_menu, raw_publish, send, texts = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def redis_conn() -> Iterator[redis.Redis]:
     """A Redis server of this test's own: flushing it touches nobody else."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed")
-    port = _free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    connection = redis.Redis(port=port)
-    try:
-        wait_for(lambda: _answers(connection), what="the test's own redis-server")
-        yield connection
-    finally:
-        connection.close()
-        process.terminate()
-        process.wait(10)
-
-
-def _answers(connection: redis.Redis) -> bool:
-    try:
-        return bool(connection.ping())
-    except redis.ConnectionError:
-        return False
+    with OwnRedis() as own:
+        yield own.connection
 
 
 @pytest.fixture
@@ -145,3 +116,19 @@ def test_nested_and_poisoned_bodies_in_a_persistent_group_leave_later_joiners_wo
     assert alice.client.broker._thread.is_alive() and carol.client.broker._thread.is_alive()
     send(tk_root, theirs, "still working")
     tk_wait(tk_root, lambda: "still working" in texts(window), what="a message after it all")
+
+
+def test_back_in_contact_follows_lost_contact_with_the_name_server():
+    from chat.heartbeat import Heartbeat
+
+    said: list[str] = []
+    with OwnRedis() as own:
+        registry = Registry(own.connection, Keys("chat-test-back"), ttl=15)
+        me = registry.claim("alice", "127.0.0.1", 1)
+        beat = Heartbeat(registry, me, 0.1, on_trouble=said.append)
+        own.stop()
+        beat.beat()
+        assert said and said[0].startswith("Lost contact with the name server")
+        own.start()
+        beat.beat()
+    assert said[1:] == ["Back in contact with the name server."]
