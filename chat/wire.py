@@ -26,6 +26,9 @@ CONTENT_TYPE = "application/json"
 #: Refuse bodies larger than this outright, before parsing (any text limit is smaller).
 MAX_BODY_BYTES = 256 * 1024
 
+#: Longest text a chat message may carry (senders allow far less, max_message_bytes;
+#: this only keeps a window from being handed megabytes).
+MAX_TEXT_CHARS = 64 * 1024
 #: Deepest nesting of arrays and objects a body may have (ours nest 3 deep).
 MAX_DEPTH = 8
 #: Timestamps outside [2000-01-01, 2100-01-01) are not from a working clock.
@@ -110,7 +113,7 @@ class ChatMessage:
                 sender_id=_text(data, "sender_id", 64),
                 sender_name=_text(data, "sender_name", 64),
                 chat=_text(data, "chat", 128),
-                text=_text(data, "text", MAX_BODY_BYTES, empty=True),
+                text=_text(data, "text", MAX_TEXT_CHARS, empty=True),
                 kind=_text(data, "kind", 16),
                 ts=_timestamp(data, "ts"),
             )
