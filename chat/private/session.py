@@ -50,6 +50,8 @@ Ending = Literal["local", "goodbye", "lost"]
 _ACK = object()  # outbox marker: send an Ack for the latest received seq
 #: About the most characters put into one Batch frame (at most BATCH_TEXTS texts).
 BATCH_CHARS = 256 * 1024
+#: Longest peer.id, peer.name and peer.host a Hello may carry.
+MAX_ID, MAX_NAME, MAX_HOST = 64, 64, 255
 #: A peer silent for this many heartbeats is taken for frozen or gone.
 SILENT_BEATS = 3
 _END = object()  # outbox marker: end our half of the stream
@@ -80,6 +82,12 @@ def check_hello(frame: pb.Frame | None) -> str | None:
         return f"protocol version {hello.version} is not supported (this client speaks 1)"
     if not hello.peer.id or not hello.peer.name:
         return "the Hello must name the sender (peer.id and peer.name)"
+    peer = hello.peer
+    if len(peer.id) > MAX_ID or len(peer.name) > MAX_NAME or len(peer.host) > MAX_HOST:
+        return (
+            f"peer.id, peer.name and peer.host may have at most {MAX_ID}, {MAX_NAME} "
+            f"and {MAX_HOST} characters"
+        )
     return None
 
 
