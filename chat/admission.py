@@ -1,7 +1,11 @@
 """Who may hold a stream on this client's chat server, and for how long.
 
 The gRPC server is synchronous: every open stream holds one thread of its
-pool, from the moment the call arrives until it ends. So the streams are
+pool, from the moment the call arrives until it ends. A thread blocked on a
+read costs little (its stack is mostly untouched memory), so the pool is
+sized for every stream the limits below allow, and the server takes no
+more calls than that (``maximum_concurrent_rpcs``: beyond it a call is
+refused at once instead of queueing behind the others). The streams are
 counted, in two stages, before anything blocks on them:
 
 - **Waiting for the hello.** A caller sends its hello at once (with the call
@@ -10,15 +14,18 @@ counted, in two stages, before anything blocks on them:
   :data:`WAITING_TOTAL` in all may wait; a new one beyond that cuts off the
   *oldest* waiting one (as sshd's ``MaxStartups`` drops unauthenticated
   connections), so silent callers churn among themselves and a real caller,
-  whose hello is already there when its stream starts, always gets through.
+  whose hello is already there when its stream starts, gets through. (One
+  silent caller cannot tell a real one from the same address apart before
+  the hello; the per-address cap is set well above what one machine needs,
+  so that only a flood reaches it.)
 - **Chatting.** At most :data:`CHATS_PER_ADDRESS` chats per remote address
   and :data:`CHATS_TOTAL` in all, and at most :data:`OPENED_PER_MINUTE`
   opened in any minute; a hello beyond that is refused with a sentence.
 
-The pool has a thread for every stream these limits allow
-(:data:`POOL_THREADS`) and the server takes no more calls than that
-(``maximum_concurrent_rpcs``), so waiting callers can never take the thread
-a chat needs. One reaper thread cuts off late hellos; no timer per call.
+So waiting callers can never take the thread a chat needs. One reaper
+thread cuts off late hellos; no timer per call. (``grpc.aio`` would hold no
+thread at all while waiting, but the chat session is built on blocking
+iterators on both sides; bridging it costs a thread per chat again.)
 """
 
 from __future__ import annotations
@@ -34,8 +41,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds a caller has to send its hello once its call arrived.
 HELLO_DEADLINE = 1.0
-WAITING_PER_ADDRESS = 8
-WAITING_TOTAL = 32
+WAITING_PER_ADDRESS = 128
+WAITING_TOTAL = 256
 CHATS_PER_ADDRESS = 32
 CHATS_TOTAL = 64
 OPENED_PER_MINUTE = 60
