@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from chat.admission import Admission, remote_address
+from chat.boundary import guarded
 from chat.private.session import check_hello
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
@@ -64,7 +65,8 @@ class PrivateChat(pb_grpc.PrivateChatServicer):
     def _chat(
         self, first: pb.Frame, request_iterator: Iterator[pb.Frame], context: grpc.ServicerContext
     ) -> Iterator[pb.Frame]:
-        session, refusal = self.chats.accept(first.hello.peer)
+        accepted = guarded("accepting a chat", self.chats.accept, first.hello.peer, body=first)
+        session, refusal = accepted or (None, "the chat could not be opened here")
         if session is None:
             log.info("refused a chat from %s: %s", first.hello.peer.id, refusal)
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, refusal or "refused")
