@@ -38,7 +38,7 @@ def _sane_time(ts: float) -> None:
     assert math.isfinite(ts) and TS_MIN <= ts < TS_MAX
 
 
-@settings(FUZZ, max_examples=1000)
+@settings(FUZZ, max_examples=600)
 @given(hostile_bodies(chat_template()))
 def test_chat_message_bodies_decode_or_are_refused(body: bytes):
     try:

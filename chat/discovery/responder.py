@@ -34,6 +34,8 @@ Describe = Callable[[], tuple[list[str], list[tuple[str, str]]]]
 
 #: Longest reply_to or correlation_id accepted (AMQP short strings are at most 255).
 MAX_PROPERTY = 255
+#: Requests waiting for the worker beyond which new ones are dropped (a flood).
+MAX_WAITING = 100
 #: How long the worker waits for the broker to confirm an answer.
 PUBLISH_TIMEOUT = 5.0
 
@@ -100,6 +102,11 @@ class Responder:
                     raise BadMessage(f"property {name} is missing or too long")
         except BadMessage as exc:
             log.warning("ignoring a malformed discovery request: %s; body %s", exc, preview(body))
+            return
+        if self._requests.qsize() >= MAX_WAITING:
+            log.warning(
+                "dropping discovery request %s: %d still waiting", correlation_id, MAX_WAITING
+            )
             return
         log.info(
             "discovery request %s from %s (%s)",

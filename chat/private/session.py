@@ -286,7 +286,7 @@ class Session:
         elif kind == "ack":
             self._on_ack(frame.ack.seq)
         elif kind == "goodbye":
-            log.info("peer said goodbye (%s)", frame.goodbye.reason)
+            log.info("peer said goodbye (%s)", frame.goodbye.reason[:100])
             with self._lock:
                 self._goodbye_seen = True
                 # Our side ends too: the peer reads no more.
