@@ -57,16 +57,26 @@ class ClientRecord:
     def from_json(cls, raw: bytes | str) -> ClientRecord | None:
         try:
             data = json.loads(raw)
+            port = data["port"]
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+                raise ValueError("port out of range")
             return cls(
-                id=str(data["id"]),
-                name=str(data["name"]),
-                host=str(data["host"]),
-                port=int(data["port"]),
+                id=_short(data["id"], 64),
+                name=_short(data["name"], 64),
+                host=_short(data["host"], 255),
+                port=port,
                 started=_finite(data["started"]),
             )
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             log.warning("ignoring a malformed client record: %r", raw[:200])
             return None
+
+
+def _short(value: object, limit: int) -> str:
+    """A string field of a record, refused when it is not a string or too long."""
+    if not isinstance(value, str) or len(value) > limit:
+        raise ValueError(f"not a string of at most {limit} characters")
+    return value
 
 
 def _finite(value: object) -> float:
@@ -103,10 +113,10 @@ class GroupRecord:
             if kind not in ("persistent", "transient"):
                 raise ValueError(kind)
             return cls(
-                name=str(data["name"]),
+                name=_short(data["name"], 128),
                 kind=kind,
-                creator_id=str(data["creator_id"]),
-                creator_name=str(data["creator_name"]),
+                creator_id=_short(data["creator_id"], 64),
+                creator_name=_short(data["creator_name"], 64),
                 created=_finite(data["created"]),
             )
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
