@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - Windows
 
 from chat import __version__
 from chat.address import resolve_hosts
-from chat.broker import Broker, BrokerUnavailable, redact
+from chat.broker import Broker, BrokerRefused, BrokerUnavailable, redact
 from chat.client import Client
 from chat.config import Config, ConfigError, load
 from chat.features import Feature
@@ -181,12 +181,16 @@ class App:
         self.broker = Broker(config.amqp_url, name=f"distchat pid {os.getpid()}")
         try:
             self.broker.start()
+        except BrokerRefused as exc:
+            raise RuntimeError(f"{exc}.") from None
         except BrokerUnavailable as exc:
             raise RuntimeError(f"{exc}. {SERVER_HINT}") from None
         host, bind = resolve_hosts(config.advertise_host, config.bind_host, config.redis_url)
         try:
             self.server, port = create_server(
-                f"{bind}:{config.grpc_port}", config.keepalive_seconds
+                f"{bind}:{config.grpc_port}",
+                config.keepalive_seconds,
+                max_message_bytes=config.max_message_bytes,
             )
         except (OSError, RuntimeError) as exc:
             raise RuntimeError(

@@ -45,6 +45,10 @@ BACKOFF_CAP = 8.0
 #: AMQP heartbeat in seconds: a dead broker is noticed within about twice this.
 HEARTBEAT = 10
 
+_REFUSED = (
+    pika.exceptions.ProbableAuthenticationError,
+    pika.exceptions.AuthenticationError,
+)
 _CONNECTION_LOST = (
     pika.exceptions.AMQPConnectionError,
     pika.exceptions.ConnectionClosed,
@@ -62,6 +66,10 @@ class RetryLater(Exception):
 
 class BrokerUnavailable(ConnectionError):
     """The broker cannot be reached (at start) or the connection is down right now."""
+
+
+class BrokerRefused(BrokerUnavailable):
+    """The broker answered but refused the user name or password (at start)."""
 
 
 def redact(url: str) -> str:
@@ -165,6 +173,12 @@ class Broker:
         if not self._ready.wait(timeout):
             self._stopping.set()
             raise BrokerUnavailable(f"RabbitMQ did not answer at {redact(self.url)}")
+        if isinstance(self._first_error, _REFUSED):
+            user = pika.URLParameters(self.url).credentials.username
+            raise BrokerRefused(
+                f"RabbitMQ refused the user {user!r} at {redact(self.url)}; "
+                "check the user name and password in amqp_url"
+            )
         if self._first_error is not None:
             reason = str(self._first_error).strip("() ")
             raise BrokerUnavailable(

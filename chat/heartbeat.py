@@ -18,7 +18,8 @@ class Heartbeat:
 
     When the record has vanished (Redis restarted or flushed) it is registered
     again and ``on_restored`` is called; when Redis is unreachable the thread
-    logs, calls ``on_trouble`` once, and keeps trying at the same interval.
+    logs, calls ``on_trouble`` once, and keeps trying at the same interval;
+    when it answers again ``on_trouble`` hears that too.
     """
 
     def __init__(
@@ -63,6 +64,8 @@ class Heartbeat:
         if self._failing:
             log.info("name server reachable again")
             self._failing = False
+            if self.on_trouble is not None:
+                self.on_trouble("Back in contact with the name server.")
         if restored and self.on_restored is not None:
             self.on_restored()
 

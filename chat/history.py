@@ -14,6 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from chat.textsafe import for_window
+from chat.textsafe import name as safe_name
+
 Side = Literal["own", "peer", "notice", "separator"]
 Status = Literal["sent", "sending", "failed"]
 
@@ -32,7 +35,10 @@ class Entry:
 
     @property
     def clock(self) -> str:
-        return time.strftime("%H:%M", time.localtime(self.ts))
+        try:
+            return time.strftime("%H:%M", time.localtime(self.ts))
+        except (OverflowError, OSError, ValueError):  # a time no clock can show
+            return "--:--"
 
 
 Listener = Callable[[str, Entry], None]  # ("added" | "updated", entry)
@@ -49,6 +55,10 @@ class ChatLog:
         self.listener: Listener | None = None
 
     def _add(self, entry: Entry) -> Entry:
+        # Names and texts come from other clients: no control characters or
+        # direction overrides reach a window.
+        entry.text = for_window(entry.text)
+        entry.sender_name = safe_name(entry.sender_name)
         self.entries.append(entry)
         if self.listener is not None:
             self.listener("added", entry)

@@ -15,8 +15,10 @@ def setup_logging(log_dir: Path, verbose: bool = False) -> Path:
 
     With ``verbose`` the records are also shown on standard error.
     """
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = log_dir / f"client-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    # Readable by its owner only: it holds names, group names and texts.
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter(FORMAT))
     root = logging.getLogger()

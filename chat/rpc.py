@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from concurrent import futures
 
 import grpc
+
+from chat.admission import POOL_THREADS
+
+#: Room for a full Batch of maximal Texts (see chat/private/session.py), nothing more.
+FRAME_OVERHEAD = 64
+#: Most Texts in one Batch frame (docs/protocol.md).
+BATCH_TEXTS = 256
+
+
+def message_options(max_message_bytes: int = 4096) -> list[tuple[str, int]]:
+    """The largest frame either side takes: a full Batch of the longest Texts."""
+    limit = BATCH_TEXTS * (max_message_bytes + FRAME_OVERHEAD) + 1024
+    return [
+        ("grpc.max_receive_message_length", limit),
+        ("grpc.max_send_message_length", limit),
+    ]
 
 
 def keepalive_options(seconds: float) -> list[tuple[str, int]]:
@@ -24,22 +43,55 @@ def keepalive_options(seconds: float) -> list[tuple[str, int]]:
 
 
 def create_server(
-    address: str, keepalive_seconds: float = 1.0, workers: int = 32
+    address: str,
+    keepalive_seconds: float = 1.0,
+    workers: int = POOL_THREADS,
+    max_message_bytes: int = 4096,
 ) -> tuple[grpc.Server, int]:
     """An unstarted server listening on ``address`` (``host:0`` picks a free port).
 
     Returns the server and the port it is bound to, read back from the bind,
-    so there is no window in which another process could take the port.
+    so there is no window in which another process could take the port. The
+    server takes at most ``workers`` calls at once (one thread each; see
+    :mod:`chat.admission`): a call beyond that is refused at once
+    rather than queued behind the others.
     """
-    options = keepalive_options(keepalive_seconds) + [
-        # Accept the client's keepalive pings however often they come.
-        ("grpc.http2.min_recv_ping_interval_without_data_ms", 100),
-        ("grpc.http2.max_ping_strikes", 0),
-    ]
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"), options=options
+    options = (
+        keepalive_options(keepalive_seconds)
+        + message_options(max_message_bytes)
+        + [
+            # Accept the client's keepalive pings however often they come.
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 100),
+            ("grpc.http2.max_ping_strikes", 0),
+        ]
     )
-    port = server.add_insecure_port(address)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
+        options=options,
+        maximum_concurrent_rpcs=workers,
+    )
+    try:
+        with _quiet_stderr():  # gRPC's C core logs a failed bind there; the caller says it better
+            port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {address}")
+        raise OSError("the address is in use or not available here")
     return server, port
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the duration (C code writes there directly)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

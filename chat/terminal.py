@@ -10,6 +10,8 @@ import textwrap
 import threading
 from typing import TextIO
 
+from chat.textsafe import terminal_lines
+
 try:  # line editing and history at the prompt where the platform has it
     import readline
 except ImportError:  # pragma: no cover - Windows
@@ -100,10 +102,11 @@ class Terminal:
     def say(self, text: str = "") -> None:
         """Print a line (from the thread that owns the prompt)."""
         with self._lock:
-            self._write(wrap(text, self.columns()) + "\n")
+            self._write(wrap(terminal_lines(text), self.columns()) + "\n")
 
     def notify(self, text: str) -> None:
         """Print a notice from any thread without mangling a pending prompt."""
+        text = terminal_lines(text)
         with self._lock:
             text = wrap(text, self.columns())
             if self._prompt is None:
@@ -123,7 +126,7 @@ class Terminal:
         """A sentence on standard error (start-up failures)."""
         with self._lock:
             try:
-                sys.stderr.write(wrap(text, self.columns()) + "\n")
+                sys.stderr.write(wrap(terminal_lines(text), self.columns()) + "\n")
                 sys.stderr.flush()
             except (OSError, ValueError):
                 self.gone = True

@@ -9,9 +9,12 @@ and drop it and carry on. No pickle, no eval.
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import pika
@@ -23,8 +26,23 @@ CONTENT_TYPE = "application/json"
 #: Refuse bodies larger than this outright, before parsing (any text limit is smaller).
 MAX_BODY_BYTES = 256 * 1024
 
+#: Longest text a chat message may carry (senders allow far less, max_message_bytes;
+#: this only keeps a window from being handed megabytes).
+MAX_TEXT_CHARS = 64 * 1024
+#: Deepest nesting of arrays and objects a body may have (ours nest 3 deep).
+MAX_DEPTH = 8
+#: Timestamps outside [2000-01-01, 2100-01-01) are not from a working clock.
+TS_MIN = 946_684_800.0
+TS_MAX = 4_102_444_800.0
+
 #: Kinds of chat message: a text someone wrote, or a membership notice.
 KINDS = frozenset({"text", "join", "leave", "insult"})
+
+# A JSON string (with its escapes), or an unterminated one up to the end: it
+# always matches once started, so removing strings stays linear.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.DOTALL)
+# Every byte that is not a bracket, deleted before the depth is summed.
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 class BadMessage(ValueError):
@@ -95,30 +113,61 @@ class ChatMessage:
                 sender_id=_text(data, "sender_id", 64),
                 sender_name=_text(data, "sender_name", 64),
                 chat=_text(data, "chat", 128),
-                text=_text(data, "text", MAX_BODY_BYTES, empty=True),
+                text=_text(data, "text", MAX_TEXT_CHARS, empty=True),
                 kind=_text(data, "kind", 16),
-                ts=_number(data, "ts"),
+                ts=_timestamp(data, "ts"),
             )
         except KeyError as exc:
             raise BadMessage(f"field {exc.args[0]!r} is missing") from None
         if msg.kind not in KINDS:
-            raise BadMessage(f"unknown kind {msg.kind!r}")
+            raise BadMessage(f"unknown kind {msg.kind[:20]!r}")
         return msg
 
 
 def decode_object(body: bytes) -> dict[str, Any]:
-    """The JSON object of a version-1 body, or :class:`BadMessage`."""
+    """The JSON object of a version-1 body, or :class:`BadMessage`.
+
+    Limits come first, before the parser sees the body: its size, valid
+    UTF-8, and its nesting depth (the parser recurses once per level, so a
+    deep body would raise ``RecursionError``); then JSON without ``NaN`` or
+    ``Infinity``.
+    """
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise BadMessage(f"body is a {type(body).__name__}, not bytes")
+    body = bytes(body)
     if len(body) > MAX_BODY_BYTES:
         raise BadMessage(f"body of {len(body)} bytes is too large")
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadMessage(f"not JSON: {exc}") from None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadMessage(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
+    depth = nesting_depth(body)
+    if depth > MAX_DEPTH:
+        raise BadMessage(f"nested {depth} deep (at most {MAX_DEPTH})")
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise BadMessage(f"not JSON: {str(exc)[:100]}") from None
     if not isinstance(data, dict):
         raise BadMessage("not a JSON object")
-    if data.get("v") != SCHEMA_VERSION:
-        raise BadMessage(f"unsupported schema version {data.get('v')!r}")
+    if data.get("v") != SCHEMA_VERSION or isinstance(data.get("v"), bool):
+        raise BadMessage(f"unsupported schema version {str(data.get('v'))[:20]!r}")
     return data
+
+
+def nesting_depth(body: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text, brackets in strings not counted.
+
+    Linear and without recursion, so it is safe on any body; an unbalanced
+    body gets some depth and is then refused by the parser.
+    """
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKET)
+    steps = (1 if b in (0x5B, 0x7B) else -1 for b in brackets)
+    return max(accumulate(steps, initial=0))
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
 
 
 def _text(data: dict[str, Any], key: str, limit: int, empty: bool = False) -> str:
@@ -129,14 +178,38 @@ def _text(data: dict[str, Any], key: str, limit: int, empty: bool = False) -> st
         raise BadMessage(f"field {key!r} is empty")
     if len(value) > limit:
         raise BadMessage(f"field {key!r} is too long")
+    _check_encodable(value, key)
     return value
+
+
+def _check_encodable(value: str, key: str) -> None:
+    # JSON escapes can carry lone surrogates, which no UTF-8 writer (log
+    # file, Tk, terminal) can take.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadMessage(f"field {key!r} holds a lone surrogate") from None
 
 
 def _number(data: dict[str, Any], key: str) -> float:
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadMessage(f"field {key!r} must be a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise BadMessage(f"field {key!r} is out of range") from None
+    if not math.isfinite(number):
+        raise BadMessage(f"field {key!r} is not a finite number")
+    return number
+
+
+def _timestamp(data: dict[str, Any], key: str) -> float:
+    """A Unix time in seconds from a working clock (years 2000 to 2099)."""
+    number = _number(data, key)
+    if not TS_MIN <= number < TS_MAX:
+        raise BadMessage(f"field {key!r} is not a time between the years 2000 and 2100")
+    return number
 
 
 # -- discovery events ----------------------------------------------------------
@@ -190,7 +263,7 @@ class DiscoveryRequest:
             return cls(
                 sender_id=_text(data, "sender_id", 64),
                 sender_name=_text(data, "sender_name", 64),
-                ts=_number(data, "ts"),
+                ts=_timestamp(data, "ts"),
             )
         except KeyError as exc:
             raise BadMessage(f"field {exc.args[0]!r} is missing") from None
@@ -249,7 +322,7 @@ class DiscoveryAnswer:
                 name=_text(client, "name", 64),
                 host=_text(client, "host", 255),
                 port=port,
-                started=_number(client, "started"),
+                started=_timestamp(client, "started"),
             )
             groups = tuple(_text_item(g, "groups", 128) for g in _list(data, "groups"))
             chats = []
@@ -258,7 +331,7 @@ class DiscoveryAnswer:
                     raise BadMessage("items of 'private_chats' must be objects")
                 chats.append((_text(item, "id", 64), _text(item, "name", 64)))
             return cls(
-                client=record, groups=groups, private_chats=tuple(chats), ts=_number(data, "ts")
+                client=record, groups=groups, private_chats=tuple(chats), ts=_timestamp(data, "ts")
             )
         except KeyError as exc:
             raise BadMessage(f"field {exc.args[0]!r} is missing") from None
@@ -266,7 +339,7 @@ class DiscoveryAnswer:
 
 def _expect_kind(data: dict[str, Any], kind: str) -> None:
     if data.get("kind") != kind:
-        raise BadMessage(f"expected kind {kind!r}, not {data.get('kind')!r}")
+        raise BadMessage(f"expected kind {kind!r}, not {str(data.get('kind'))[:20]!r}")
 
 
 def _list(data: dict[str, Any], key: str) -> list[Any]:
@@ -283,4 +356,5 @@ def _text_item(value: Any, key: str, limit: int) -> str:
         raise BadMessage(
             f"items of {key!r} must be non-empty strings of at most {limit} characters"
         )
+    _check_encodable(value, key)
     return value

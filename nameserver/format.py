@@ -5,12 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from chat.textsafe import for_terminal
 from nameserver.registry import ClientRecord, GroupRecord
+
+#: Longest cell shown; records come from other clients, through Redis.
+CELL_CHARS = 120
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """Left-aligned columns separated by two spaces, with a header rule."""
-    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    cells = [[str(c) for c in headers]] + [
+        [for_terminal(c, CELL_CHARS) for c in row] for row in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
@@ -22,6 +28,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def since(epoch: float, now: float | None = None) -> str:
     """'HH:MM' for today, else 'YYYY-MM-DD HH:MM', in local time."""
     now = time.time() if now is None else now
+    try:
+        return _since(epoch, now)
+    except (OverflowError, OSError, ValueError):  # a record written by a broken clock
+        return "?"
+
+
+def _since(epoch: float, now: float) -> str:
     fmt = (
         "%H:%M"
         if time.strftime("%Y%m%d", time.localtime(epoch))

@@ -57,16 +57,36 @@ class ClientRecord:
     def from_json(cls, raw: bytes | str) -> ClientRecord | None:
         try:
             data = json.loads(raw)
+            port = data["port"]
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+                raise ValueError("port out of range")
             return cls(
-                id=str(data["id"]),
-                name=str(data["name"]),
-                host=str(data["host"]),
-                port=int(data["port"]),
-                started=float(data["started"]),
+                id=_short(data["id"], 64),
+                name=_short(data["name"], 64),
+                host=_short(data["host"], 255),
+                port=port,
+                started=_finite(data["started"]),
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             log.warning("ignoring a malformed client record: %r", raw[:200])
             return None
+
+
+def _short(value: object, limit: int) -> str:
+    """A string field of a record, refused when it is not a string or too long."""
+    if not isinstance(value, str) or len(value) > limit:
+        raise ValueError(f"not a string of at most {limit} characters")
+    return value
+
+
+def _finite(value: object) -> float:
+    """A time from a record, refused when it is not a finite number of a working clock."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("not a number")
+    number = float(value)
+    if not 0 <= number < 4_102_444_800:  # false for NaN, too
+        raise ValueError(f"time {number!r} out of range")
+    return number
 
 
 GroupKind = Literal["persistent", "transient"]
@@ -93,13 +113,13 @@ class GroupRecord:
             if kind not in ("persistent", "transient"):
                 raise ValueError(kind)
             return cls(
-                name=str(data["name"]),
+                name=_short(data["name"], 128),
                 kind=kind,
-                creator_id=str(data["creator_id"]),
-                creator_name=str(data["creator_name"]),
-                created=float(data["created"]),
+                creator_id=_short(data["creator_id"], 64),
+                creator_name=_short(data["creator_name"], 64),
+                created=_finite(data["created"]),
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             log.warning("ignoring a malformed group record: %r", raw[:200])
             return None
 
@@ -242,6 +262,21 @@ class Registry:
                 self.redis.set(key, record.to_json())
             return record, True
         return existing, False
+
+    def reassert_groups(self, records: list[GroupRecord]) -> int:
+        """Write back each group record that has vanished (Redis flushed or restarted).
+
+        ``SET NX``: a record that exists is never changed, so a group keeps its
+        kind. Returns how many were written back. One round trip.
+        """
+        if not records:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for record in records:
+            pipe.set(self.keys.group(record.name), record.to_json(), nx=True)
+            pipe.sadd(self.keys.groups, record.name)
+        written = pipe.execute()[::2]
+        return sum(1 for ok in written if ok)
 
     def get_group(self, name: str) -> GroupRecord | None:
         raw = self.redis.get(self.keys.group(name))

@@ -4,6 +4,7 @@ client processes driven through a pseudo-terminal (:class:`ClientProcess`)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -11,7 +12,7 @@ import select
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from chat.config import Config
 from chat.features import Feature
 from chat.rpc import create_server
 from chat.terminal import Terminal
+from chat.topology import Names
 from chat.ui import UiQueue
 from chat.wiring import ALL, build_features, close_all
 from nameserver.registry import ClientRecord, Registry
@@ -59,6 +61,30 @@ def tk_wait(
 ) -> T:
     """Like :func:`wait_for`, processing Tk events (and so the UI queue) meanwhile."""
     return wait_for(condition, timeout, what, step=root.update)
+
+
+@contextlib.contextmanager
+def rogue_responder(
+    amqp_url: str, namespace: str, on_request: Callable[..., Any]
+) -> Iterator[Broker]:
+    """Some other AMQP client on the discovery exchange, not a chat client:
+    ``on_request(channel, method, properties, body)`` sees every discovery
+    request (on the rogue's broker thread) and may answer it with anything."""
+    exchange = Names(namespace).discovery_exchange
+
+    def setup(channel: Any) -> None:
+        channel.exchange_declare(exchange, "fanout", durable=True)
+        queue = channel.queue_declare("", exclusive=True).method.queue
+        channel.queue_bind(queue, exchange)
+        channel.basic_consume(queue, on_request, auto_ack=True)
+
+    rogue = Broker(amqp_url, name="distchat tests rogue")
+    rogue.start()
+    try:
+        rogue.add_setup(setup)
+        yield rogue
+    finally:
+        rogue.close()
 
 
 class ClientProcess:
@@ -158,7 +184,9 @@ class TestClient:
             threading.Thread(target=self._drain, name=f"ui {name}", daemon=True).start()
         self.broker = Broker(config.amqp_url, name=f"distchat tests {name}")
         self.broker.start()
-        self.server, port = create_server("127.0.0.1:0", config.keepalive_seconds)
+        self.server, port = create_server(
+            "127.0.0.1:0", config.keepalive_seconds, max_message_bytes=config.max_message_bytes
+        )
         self.registry = registry
         self.me: ClientRecord = registry.claim(name, "127.0.0.1", port, started=started)
         self.client = Client(

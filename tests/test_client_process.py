@@ -76,12 +76,13 @@ def test_a_client_registers_again_after_redis_lost_its_record(
     assert record.name == "erin"
 
 
-def _fails_with(spawn, sentence: str, *args: str, env: dict[str, str] | None = None) -> None:
+def _fails_with(spawn, sentence: str, *args: str, env: dict[str, str] | None = None):
     client = spawn("frank", *args, ready=False, env=env)
     index = client.child.expect([sentence, "You are frank", pexpect.EOF])
     assert index == 0, client.child.before
     assert client.exit_status() == 1
     assert "Traceback" not in (client.child.before or "")
+    return client
 
 
 def test_redis_not_answering(spawn):
@@ -112,3 +113,41 @@ def test_bad_config_value_names_the_key(spawn):
         r"client_ttl from environment variable CHAT_CLIENT_TTL must be",
         env={"CHAT_CLIENT_TTL": "-3"},
     )
+
+
+def test_a_refused_rabbitmq_login_names_the_user_and_hides_the_password(spawn):
+    client = _fails_with(
+        spawn,
+        r"RabbitMQ refused the user 'guest' at amqp://guest:\*\*\*@127\.0\.0\.1:5672/.*"
+        r"check the user name and password in amqp_url",
+        "--amqp-url",
+        "amqp://guest:s3cr3t-wrong@127.0.0.1:5672/%2F",
+    )
+    assert "s3cr3t-wrong" not in client.child.before
+
+
+def test_a_taken_grpc_port_gives_one_sentence_and_no_grpc_log(spawn):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        client = spawn("alice", "--grpc-port", str(port), ready=False)
+        client.expect(pexpect.EOF, timeout=30)
+        said = client.child.before
+    assert f"Cannot listen for private chats on 127.0.0.1:{port} (the address is in use" in said
+    assert "GRPC" not in said and "grpc" not in said.replace("--grpc-port", "")
+    lines = [line for line in said.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+
+
+def test_log_files_are_readable_by_their_owner_only(spawn, tmp_path):
+    import stat
+
+    client = spawn("alice")
+    logs = list((tmp_path / "logs").glob("client-*.log"))
+    assert logs
+    assert stat.S_IMODE(logs[0].stat().st_mode) == 0o600
+    client.choose("Exit")
+    client.exit_status()

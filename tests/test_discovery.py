@@ -21,7 +21,6 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from chat.broker import Broker
 from chat.client import Client
 from chat.config import Config
 from chat.discovery import Discovery
@@ -37,7 +36,7 @@ from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
 from nameserver.keys import Keys
 from nameserver.registry import ClientRecord, GroupRecord, Registry
 from tests.conftest import AMQP_URL
-from tests.support import TestClient, wait_for
+from tests.support import TestClient, rogue_responder, wait_for
 
 #: Answers may take long on a busy test machine; the deadline is not what these tests check.
 SLACK = {"CHAT_DISCOVERY_TIMEOUT": "2"}
@@ -217,17 +216,7 @@ def test_garbage_wrong_correlation_and_late_answers_are_never_shown(make_client,
         ]:
             channel.basic_publish("", properties.reply_to, body_, props)
 
-    def rogue_setup(channel) -> None:
-        exchange = Names(namespace).discovery_exchange
-        channel.exchange_declare(exchange, "fanout", durable=True)
-        queue = channel.queue_declare("", exclusive=True).method.queue
-        channel.queue_bind(queue, exchange)
-        channel.basic_consume(queue, on_request, auto_ack=True)
-
-    rogue = Broker(AMQP_URL, name="distchat tests rogue")
-    rogue.start()
-    try:
-        rogue.add_setup(rogue_setup)
+    with rogue_responder(AMQP_URL, namespace, on_request) as rogue:
         result = me.discovery.via_events(expected=Future())  # wait the whole time
         assert ids(result.clients) == {me.me.id, bob.me.id}
         assert result.dropped == 3
@@ -244,8 +233,6 @@ def test_garbage_wrong_correlation_and_late_answers_are_never_shown(make_client,
         wait_for(
             lambda: "latecomer" in caplog.text, what="the late answer to be logged and dropped"
         )
-    finally:
-        rogue.close()
     assert "malformed answer" in caplog.text
     assert "unknown or finished request 'not-your-request'" in caplog.text
     assert "mallory" not in output(me)
@@ -401,10 +388,10 @@ def test_a_row_number_starts_a_private_chat_or_joins_a_group(make_client, regist
 
 
 def test_bodies_decode_strictly():
-    record = ClientRecord("abcd2345", "alice", "::1", 4000, 1.5)
-    answer = DiscoveryAnswer(record, ("lobby",), (("x", "bob"),), ts=2.0)
+    record = ClientRecord("abcd2345", "alice", "::1", 4000, 1795660800.5)
+    answer = DiscoveryAnswer(record, ("lobby",), (("x", "bob"),), ts=1795660802.0)
     assert DiscoveryAnswer.decode(answer.encode()) == answer
-    request = DiscoveryRequest("abcd2345", "alice", ts=3.0)
+    request = DiscoveryRequest("abcd2345", "alice", ts=1795660803.0)
     assert DiscoveryRequest.decode(request.encode()) == request
 
     good = json.loads(answer.encode())
@@ -417,8 +404,38 @@ def test_bodies_decode_strictly():
         {**good, "client": {**good["client"], "port": "4000"}},
         {**good, "client": {**good["client"], "port": 70000}},
         {k: v for k, v in good.items() if k != "client"},
+        {**good, "ts": 1e20},
+        {**good, "client": {**good["client"], "started": 1.5}},
     ]:
         with pytest.raises(BadMessage):
             DiscoveryAnswer.decode(json.dumps(broken).encode())
     with pytest.raises(BadMessage):
         DiscoveryRequest.decode(answer.encode())
+
+
+def test_nested_and_poisoned_bodies_on_the_discovery_exchange_break_nobody(make_client, namespace):
+    me = make_client("me")
+    bob = make_client("bob")
+    exchange = Names(namespace).discovery_exchange
+    deep = b"[" * 50_000 + b"]" * 50_000
+    props = DiscoveryRequest("someone", "someone").properties(REPLY_TO, "deep-1")
+    me.broker.publish(exchange, "", deep, props)
+
+    poisoned = json.loads(DiscoveryAnswer(ClientRecord("p0is0ned", "x", "h", 1, 0)).encode())
+    poisoned["client"]["started"] = float("nan")
+
+    def on_request(channel, method, properties, body) -> None:
+        reply = pika.BasicProperties(correlation_id=properties.correlation_id)
+        for bad in (deep, json.dumps(poisoned).encode(), b'{"v":1,"ts":1e999}'):
+            channel.basic_publish("", properties.reply_to, bad, reply)
+
+    with rogue_responder(AMQP_URL, namespace, on_request):
+        result = me.discovery.via_events(expected=Future())  # wait the whole time
+    assert ids(result.clients) == {me.me.id, bob.me.id}
+    assert result.dropped == 3
+    text, rows = events_listing(result, me.me.id)
+    assert len(rows) == 2 and "p0is0ned" not in text
+    for client in (me, bob):
+        assert client.broker._thread.is_alive()
+    # Both still answer afterwards.
+    assert ids(me.discovery.via_events().clients) == {me.me.id, bob.me.id}

@@ -106,6 +106,35 @@ def type_and_send(window, text: str) -> None:
     window.send()
 
 
+def open_from_process(tk_root, alice: InProcess, caller) -> object:
+    """``caller`` (a client process) opens a chat with ``alice`` from its menu;
+    returns the window that pops up in alice's client."""
+    caller.choose("1")
+    caller.expect("Chat with whom")
+    caller.child.sendline(alice.me.id)
+    caller.expect("is in its own window")
+    return tk_wait(
+        tk_root,
+        lambda: windows(tk_root, alice).get(f"Chat with {caller.name} ({caller.id})"),
+        what="the window that popped up in alice's client",
+    )
+
+
+def open_to_process(tk_root, alice: InProcess, registry, callee) -> object:
+    """``alice`` opens a chat with ``callee`` (a client process); returns her window."""
+    alice.chats.open_with(registry.get(callee.id))
+    callee.expect(f"{alice.me.name} .* started a private chat with you")
+    return tk_wait(
+        tk_root,
+        lambda: windows(tk_root, alice).get(f"Chat with {callee.name} ({callee.id})"),
+        what="alice's window",
+    )
+
+
+def wait_disconnected(tk_root, window, peer: str, timeout: float, what: str) -> None:
+    tk_wait(tk_root, lambda: ("notice", f"{peer} disconnected") in window.shown(), timeout, what)
+
+
 def test_both_windows_open_and_text_appears_left_and_right(make_client, tk_root):
     alice, bob = make_client("alice"), make_client("bob")
     printed = alice.menu(bob.me.id)
@@ -354,23 +383,12 @@ def test_messages_on_a_breaking_stream_are_marked_not_delivered(make_client, tk_
 def test_killed_peer_process_is_noticed_within_five_seconds(make_client, spawn, registry, tk_root):
     alice = make_client("alice")
     bob = spawn("bob")
-    alice.chats.open_with(registry.get(bob.id))
-    bob.expect("alice .* started a private chat with you")
-    mine = tk_wait(
-        tk_root,
-        lambda: windows(tk_root, alice).get(f"Chat with bob ({bob.id})"),
-        what="alice's window",
-    )
+    mine = open_to_process(tk_root, alice, registry, bob)
     type_and_send(mine, "are you there?")
     tk_wait(tk_root, lambda: "…" not in mine.history.get("1.0", "end"), what="bob's ack")
     bob.kill()
     killed = time.monotonic()
-    tk_wait(
-        tk_root,
-        lambda: ("notice", "bob disconnected") in mine.shown(),
-        timeout=5,
-        what="the disconnect notice within 5 s of SIGKILL",
-    )
+    wait_disconnected(tk_root, mine, "bob", 5, "the disconnect notice within 5 s of SIGKILL")
     assert time.monotonic() - killed < 5
     assert str(mine.input.cget("state")) == "disabled"
 
@@ -378,15 +396,7 @@ def test_killed_peer_process_is_noticed_within_five_seconds(make_client, spawn, 
 def test_a_real_client_process_opens_a_chat_from_its_menu(make_client, spawn, tk_root):
     alice = make_client("alice")
     bob = spawn("bob")
-    bob.choose("1")
-    bob.expect("Chat with whom")
-    bob.child.sendline(alice.me.id)
-    bob.expect("is in its own window")
-    theirs = tk_wait(
-        tk_root,
-        lambda: windows(tk_root, alice).get(f"Chat with bob ({bob.id})"),
-        what="the window that popped up in alice's client",
-    )
+    theirs = open_from_process(tk_root, alice, bob)
     assert theirs.shown()[0] == ("notice", "bob started a chat with you")
     type_and_send(theirs, "bye now")
     tk_wait(tk_root, lambda: "…" not in theirs.history.get("1.0", "end"), what="bob's ack")
@@ -402,22 +412,9 @@ def test_a_real_client_process_opens_a_chat_from_its_menu(make_client, spawn, tk
 def test_killed_caller_process_is_noticed_by_the_callee(make_client, spawn, tk_root):
     alice = make_client("alice")
     bob = spawn("bob")
-    bob.choose("1")
-    bob.expect("Chat with whom")
-    bob.child.sendline(alice.me.id)
-    bob.expect("is in its own window")
-    theirs = tk_wait(
-        tk_root,
-        lambda: windows(tk_root, alice).get(f"Chat with bob ({bob.id})"),
-        what="the window that popped up in alice's client",
-    )
+    theirs = open_from_process(tk_root, alice, bob)
     bob.kill()
-    tk_wait(
-        tk_root,
-        lambda: ("notice", "bob disconnected") in theirs.shown(),
-        timeout=5,
-        what="the disconnect notice within 5 s of SIGKILL",
-    )
+    wait_disconnected(tk_root, theirs, "bob", 5, "the disconnect notice within 5 s of SIGKILL")
     tk_wait(tk_root, lambda: theirs.closed, what="alice's window closing by itself")
     assert alice.chats.active_peers() == []
 
@@ -426,22 +423,13 @@ def test_frozen_peer_is_noticed_by_keepalive(make_client, spawn, registry, tk_ro
     """A peer that stops answering without closing its connection (as after a network cut)."""
     alice = make_client("alice")
     bob = spawn("bob")
-    alice.chats.open_with(registry.get(bob.id))
-    bob.expect("started a private chat with you")
-    mine = tk_wait(
-        tk_root,
-        lambda: windows(tk_root, alice).get(f"Chat with bob ({bob.id})"),
-        what="alice's window",
-    )
+    mine = open_to_process(tk_root, alice, registry, bob)
     os.kill(bob.child.pid, signal.SIGSTOP)
     try:
         wait_for(lambda: process_state(bob.child.pid) == "T", what="bob's process to stop")
         type_and_send(mine, "into the void")
-        tk_wait(
-            tk_root,
-            lambda: ("notice", "bob disconnected") in mine.shown(),
-            timeout=5,
-            what="the disconnect notice within 5 s of the peer freezing",
+        wait_disconnected(
+            tk_root, mine, "bob", 5, "the disconnect notice within 5 s of the peer freezing"
         )
         assert [e.status for e in mine.log.entries if e.side == "own"] == ["failed"]
     finally:
@@ -490,3 +478,132 @@ def test_calls_that_cross_give_one_chat_with_a_window_on_each_side(make_client, 
             what="the chat over on both sides",
         )
         tk_wait(tk_root, lambda: window_b.closed, what="bob's window closing")  # noqa: B023
+
+
+@pytest.mark.parametrize("frozen_side", ["callee", "caller"])
+def test_idle_frozen_peer_is_noticed_within_five_seconds(
+    make_client, spawn, registry, tk_root, frozen_side
+):
+    """SIGSTOP the other client while nobody types: its TCP stays open, yet it is noticed."""
+    alice = make_client("alice")
+    bob = spawn("bob")
+    if frozen_side == "callee":
+        mine = open_to_process(tk_root, alice, registry, bob)
+    else:
+        mine = open_from_process(tk_root, alice, bob)
+    os.kill(bob.child.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: process_state(bob.child.pid) == "T", what="bob's process to stop")
+        stopped = time.monotonic()
+        wait_disconnected(tk_root, mine, "bob", 10, "the disconnect notice after the peer froze")
+        assert time.monotonic() - stopped < 5
+    finally:
+        os.kill(bob.child.pid, signal.SIGCONT)
+
+
+def _hostile_call(alice: InProcess, frames: list[pb.Frame]):
+    """A raw gRPC caller that says hello as mallory, then sends ``frames``."""
+    hello = pb.Frame(hello=pb.Hello(version=1, peer=pb.Peer(id="ma11ory2", name="mallory")))
+    channel = grpc.insecure_channel(
+        alice.me.address,
+        options=[("grpc.max_send_message_length", 64 * 1024 * 1024)],
+    )
+    stay = threading.Event()
+
+    def send() -> Iterator[pb.Frame]:
+        yield hello
+        yield from frames
+        stay.wait(30)  # keep our half open: only the receiver may end this call
+
+    return channel, stay, pb_grpc.PrivateChatStub(channel).Chat(send(), timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("frames", "sentence"),
+    [
+        (
+            [pb.Frame(text=pb.Text(seq=1, id="big", text="x" * 1_000_000, sent_ms=1))],
+            "mallory sent a message of 1000000 bytes (at most 4096).",
+        ),
+        (
+            [
+                pb.Frame(
+                    batch=pb.Batch(
+                        texts=[pb.Text(seq=n, id=str(n), text="x") for n in range(1, 20_001)]
+                    )
+                )
+            ],
+            "mallory sent 20000 messages in one batch (at most 256).",
+        ),
+    ],
+    ids=["1MB-text", "20000-batch"],
+)
+def test_over_limit_frames_are_refused_on_receive_and_the_stream_closed(
+    make_client, tk_root, frames, sentence
+):
+    alice = make_client("alice", close_delay=60)
+    channel, stay, call = _hostile_call(alice, frames)
+    ended = threading.Event()
+
+    def drain() -> None:
+        try:
+            for _ in call:
+                pass
+        except grpc.RpcError:
+            pass
+        ended.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        window = tk_wait(
+            tk_root,
+            lambda: [w for w in alice.chats._windows if "mallory" in w.top.title()],
+            what="the window for mallory",
+        )[0]
+        tk_wait(
+            tk_root,
+            lambda: ("notice", f"The chat was closed: {sentence}") in window.shown(),
+            what="the notice that the chat was closed",
+        )
+        assert ended.wait(10), "the stream stayed open"
+        assert not [text for side, text in window.shown() if side == "peer"]
+    finally:
+        stay.set()
+        channel.close()
+
+
+def test_hundred_silent_callers_do_not_stop_a_real_chat(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    stop = threading.Event()
+    cut = [0]
+
+    def silent_caller(channel: grpc.Channel) -> None:
+        stub = pb_grpc.PrivateChatStub(channel)
+        while not stop.is_set():  # a cut-off caller comes straight back
+            call = stub.Chat(iter(stop.wait, True), timeout=30)
+            try:
+                for _ in call:
+                    pass
+            except grpc.RpcError:
+                cut[0] += 1
+
+    channels = [grpc.insecure_channel(alice.me.address) for _ in range(10)]
+    callers = [
+        threading.Thread(target=silent_caller, args=(channels[n % 10],), daemon=True)
+        for n in range(100)
+    ]
+    for caller in callers:
+        caller.start()
+    try:
+        wait_for(lambda: cut[0] >= 100, timeout=20, what="silent callers cut off and back")
+        started = time.monotonic()
+        bob.chats.open_with(alice.me)
+        took = time.monotonic() - started
+        theirs = window_of(tk_root, alice, bob)
+        type_and_send(window_of(tk_root, bob, alice), "through the crowd")
+        tk_wait(tk_root, lambda: ("peer", "through the crowd") in theirs.shown(), what="text")
+        assert took < 10, f"opening took {took:.1f} s"  # the benchmark measures it
+    finally:
+        stop.set()
+        for channel in channels:
+            channel.close()

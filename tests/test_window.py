@@ -92,3 +92,23 @@ def test_read_only_window_cannot_send(tk_root):
         assert window.status.cget("text") == "Read only."
     finally:
         window.destroy()
+
+
+def test_absurd_times_and_escapes_never_stop_a_batch_from_being_drawn(tk_root):
+    chat_log = ChatLog("me")
+    for n, ts in enumerate([1795660800.0, float("nan"), float("inf"), 1e20, -1e20, 1795660801.0]):
+        chat_log.message("bob", "b\x1b[31mob\u202e", f"text {n} \x1b[2J", f"m{n}", ts)
+    window = ChatWindow(tk_root, "Chat with \x1b]0;x\x07 bob", chat_log, on_send=lambda _t: None)
+    try:
+        late = [("bob", float("nan"), "late 1"), ("bob", 1e300, "late 2")]
+        for n, (sender, ts, text) in enumerate(late):
+            chat_log.message(sender, "bob", text, f"late{n}", ts)
+        tk_root.update()
+        shown = window.history.get("1.0", "end")
+        for n in range(6):
+            assert f"text {n} \\x1b[2J" in shown
+        assert "late 1" in shown and "late 2" in shown
+        assert "--:--" in shown
+        assert "\x1b" not in shown and "\u202e" not in shown
+    finally:
+        window.destroy()

@@ -28,6 +28,7 @@ import pika
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
 
+from chat.boundary import consumer, guarded, preview
 from chat.broker import Broker, BrokerUnavailable, Subscription
 from chat.topology import Names
 from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
@@ -122,7 +123,7 @@ class Requester:
     # -- broker thread -------------------------------------------------------------
 
     def setup(self, channel: BlockingChannel) -> None:
-        channel.basic_consume(REPLY_TO, self.on_answer, auto_ack=True)
+        channel.basic_consume(REPLY_TO, consumer("discovery answer")(self.on_answer), auto_ack=True)
 
     def on_answer(
         self,
@@ -136,9 +137,9 @@ class Requester:
             inbox = self._waiting.get(properties.correlation_id or "")
         if inbox is None:
             log.warning(
-                "dropping a discovery answer for an unknown or finished request %r: %r",
-                properties.correlation_id,
-                body[:200],
+                "dropping a discovery answer for an unknown or finished request %s: %s",
+                preview(properties.correlation_id, 80),
+                preview(body),
             )
             return
         inbox.put((arrived, body))
@@ -198,13 +199,15 @@ class Requester:
                 if arrived > deadline:
                     self._late(correlation_id, body)
                     break
-                answered = self._accept(body, arrived - sent, seen, correlation_id)
+                answered = guarded(
+                    "discovery answer", self._accept, body, arrived - sent, seen, correlation_id
+                )
                 if answered is None:
                     result.dropped += 1
                     continue
                 result.answers.append(answered)
                 if on_answer is not None:
-                    on_answer(answered)
+                    guarded("showing a discovery answer", on_answer, answered, body=body)
                 if enough is not None and len(result.answers) >= enough:
                     break
             result.waited = time.monotonic() - sent
@@ -265,10 +268,10 @@ class Requester:
             answer = DiscoveryAnswer.decode(body)
         except BadMessage as exc:
             log.warning(
-                "dropping a malformed answer to discovery request %s: %s (body %r)",
+                "dropping a malformed answer to discovery request %s: %s; body %s",
                 correlation_id,
                 exc,
-                body[:200],
+                preview(body),
             )
             return None
         if answer.client.id in seen:
@@ -282,9 +285,9 @@ class Requester:
     @staticmethod
     def _late(correlation_id: str, body: bytes) -> None:
         log.warning(
-            "dropping an answer to discovery request %s that came after the deadline: %r",
+            "dropping an answer to discovery request %s that came after the deadline: %s",
             correlation_id,
-            body[:200],
+            preview(body),
         )
 
 

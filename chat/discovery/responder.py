@@ -21,6 +21,7 @@ import pika
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
 
+from chat.boundary import consumer, preview
 from chat.broker import Broker, BrokerUnavailable, Subscription
 from chat.topology import Names
 from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
@@ -33,6 +34,8 @@ Describe = Callable[[], tuple[list[str], list[tuple[str, str]]]]
 
 #: Longest reply_to or correlation_id accepted (AMQP short strings are at most 255).
 MAX_PROPERTY = 255
+#: Requests waiting for the worker beyond which new ones are dropped (a flood).
+MAX_WAITING = 100
 #: How long the worker waits for the broker to confirm an answer.
 PUBLISH_TIMEOUT = 5.0
 
@@ -80,7 +83,8 @@ class Responder:
         # the old one, which the broker may not yet have noticed is dead.
         own_queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
         channel.queue_bind(own_queue, exchange)
-        channel.basic_consume(own_queue, self.on_request, auto_ack=True, exclusive=True)
+        on_request = consumer("discovery request")(self.on_request)
+        channel.basic_consume(own_queue, on_request, auto_ack=True, exclusive=True)
 
     def on_request(
         self,
@@ -97,7 +101,12 @@ class Responder:
                 if not isinstance(value, str) or not value or len(value) > MAX_PROPERTY:
                     raise BadMessage(f"property {name} is missing or too long")
         except BadMessage as exc:
-            log.warning("ignoring a malformed discovery request: %s (body %r)", exc, body[:200])
+            log.warning("ignoring a malformed discovery request: %s; body %s", exc, preview(body))
+            return
+        if self._requests.qsize() >= MAX_WAITING:
+            log.warning(
+                "dropping discovery request %s: %d still waiting", correlation_id, MAX_WAITING
+            )
             return
         log.info(
             "discovery request %s from %s (%s)",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from chat.discovery.compare import Comparison
 from chat.discovery.lookup import RedisResult
 from chat.discovery.requester import Answered, EventResult
+from chat.textsafe import name as safe
 from nameserver.format import clients_table, groups_table, since, table
 from nameserver.registry import ClientRecord
 
@@ -45,11 +46,13 @@ def ms(seconds: float) -> str:
 
 def who(record: ClientRecord, own_id: str | None = None) -> str:
     you = " (you)" if record.id == own_id else ""
-    return f"{record.name}{you} ({record.id}) at {record.address}"
+    return f"{safe(record.name)}{you} ({safe(record.id)}) at {safe(record.address)}"
 
 
 def names_of(records: Sequence[ClientRecord], own_id: str | None = None) -> str:
-    return ", ".join(f"{r.name} (you)" if r.id == own_id else r.name for r in in_order(records))
+    return ", ".join(
+        f"{safe(r.name)} (you)" if r.id == own_id else safe(r.name) for r in in_order(records)
+    )
 
 
 def answer_line(answered: Answered, own_id: str | None = None) -> str:
@@ -202,10 +205,11 @@ def _differences(comparison: Comparison, own_id: str | None) -> list[str]:
     if comparison.groups_only_in_redis:
         lines.append(
             "Group chats only in Redis (nobody has them open): "
-            + ", ".join(comparison.groups_only_in_redis)
+            + ", ".join(safe(g) for g in comparison.groups_only_in_redis)
         )
     if comparison.groups_only_answering:
         lines.append(
-            "Group chats open but not in Redis: " + ", ".join(comparison.groups_only_answering)
+            "Group chats open but not in Redis: "
+            + ", ".join(safe(g) for g in comparison.groups_only_answering)
         )
     return lines

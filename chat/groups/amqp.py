@@ -136,3 +136,21 @@ def stream_offset(properties: pika.BasicProperties) -> int | None:
     headers = properties.headers or {}
     value = headers.get("x-stream-offset")
     return value if isinstance(value, int) else None
+
+
+def stream_exists(channel: BlockingChannel, queue: str) -> bool:
+    """Whether the broker holds a queue named ``queue`` (a persistent group's stream).
+
+    A passive declaration on a throw-away channel: the broker answers a
+    missing queue by closing the declaring channel (404), which must not be
+    the shared one.
+    """
+    probe = channel.connection.channel()
+    try:
+        probe.queue_declare(queue, passive=True)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == NOT_FOUND:
+            return False
+        raise
+    probe.close()
+    return True

@@ -20,6 +20,7 @@ import redis
 from chat.broker import BrokerUnavailable
 from chat.errors import UserError
 from chat.features import Description
+from chat.groups import amqp
 from chat.groups.amqp import StreamRefused
 from chat.groups.model import (
     Kind,
@@ -31,6 +32,7 @@ from chat.groups.model import (
     window_title,
 )
 from chat.groups.session import READ_ONLY, GroupSession
+from chat.topology import Names
 from nameserver.members import GroupMembers
 from nameserver.registry import GroupRecord
 
@@ -60,6 +62,8 @@ class GroupManager:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._left: set[str] = set()  # groups left, whose membership is still to remove
+        #: The record each open group was joined under, written back if Redis loses it.
+        self._records: dict[str, GroupRecord] = {}
         self._refresher = threading.Thread(target=self._refresh, name="groups", daemon=True)
 
     # -- the feature -------------------------------------------------------------
@@ -121,6 +125,10 @@ class GroupManager:
             term, "Connect (read and write) or subscribe (read only)? [c/s]: ", parse_mode
         )
         record = self._lookup(name)
+        if record is None and self._stream_exists(name):
+            # The name server lost the record (flushed or restarted), but the
+            # broker still keeps the group's history: it is persistent.
+            record, _ = self._claim(name, "persistent")
         if record is None:
             kind = self._ask(
                 term,
@@ -138,6 +146,7 @@ class GroupManager:
                 )
         else:
             term.say(f"{name} is a {record.kind} group; joining it as it is.")
+        self._records[name] = record
         self.join(name, mode, record.kind)
         term.say(f"Opened group {name} ({mode_label(mode)}, {record.kind}) in a new window.")
 
@@ -158,6 +167,14 @@ class GroupManager:
             raise UserError(
                 "The name server (Redis) is not answering; try again in a moment."
             ) from None
+
+    def _stream_exists(self, name: str) -> bool:
+        queue = Names(self.client.config.namespace).group_stream(name)
+        try:
+            return self.client.broker.call(lambda ch: amqp.stream_exists(ch, queue), 5.0)
+        except Exception as exc:  # the question is only a safeguard; the user decides
+            log.warning("could not ask the broker whether group %s exists: %r", name, exc)
+            return False
 
     def _claim(self, name: str, kind: Kind) -> tuple[GroupRecord, bool]:
         me = self.client.me
@@ -226,7 +243,28 @@ class GroupManager:
                 left, self._left = self._left, set()
             for name in sorted(left):
                 self._forget_membership(name)
-            self._publish_membership(self.joined())
+            joined = self.joined()
+            self._publish_membership(joined)
+            self._reassert_records(joined)
+
+    def _reassert_records(self, names: list[str]) -> None:
+        """Write back the records of open groups that the name server lost (kind unchanged)."""
+        me = self.client.me
+        records = []
+        for name in names:
+            session = self.session(name)
+            record = self._records.get(name)
+            if record is None and session is not None:
+                record = GroupRecord(name, session.kind, me.id, me.name, time.time())
+            if record is not None:
+                records.append(record)
+        try:
+            restored = self.client.registry.reassert_groups(records)
+        except redis.RedisError as exc:
+            log.warning("could not re-assert group records: %s", exc)
+            return
+        if restored:
+            log.warning("wrote back %d group record(s) the name server had lost", restored)
 
     def _forget_membership(self, name: str) -> None:
         try:

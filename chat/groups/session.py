@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
+from chat.boundary import consumer, guarded, preview
 from chat.broker import BrokerUnavailable, Subscription
 from chat.groups import amqp
 from chat.groups.model import Kind, Mode, check_max_age, mode_label
@@ -179,12 +180,16 @@ class GroupSession:
             # Resume just after what was delivered, so a reconnect shows no duplicate.
             offset: int | str = "first" if self._last_offset is None else self._last_offset + 1
             self._consumer_tag = amqp.consume_stream(
-                own, self.exchange, self.queue, self.name, offset, self._on_message
+                own, self.exchange, self.queue, self.name, offset, self._on_message_guarded
             )
         else:
             self._consumer_tag = amqp.consume_transient(
-                channel, self.exchange, self.queue, self.name, self._on_message
+                channel, self.exchange, self.queue, self.name, self._on_message_guarded
             )
+
+    @property
+    def _on_message_guarded(self) -> Any:
+        return consumer(f"group {self.name}")(self._on_message)
 
     def _on_message(
         self, channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes
@@ -205,10 +210,10 @@ class GroupSession:
         try:
             msg = ChatMessage.decode(body)
         except BadMessage as exc:
-            log.warning("group %s: dropped a message that does not parse (%s)", self.name, exc)
+            log.warning("group %s: dropped a message (%s); body %s", self.name, exc, preview(body))
             return
         if msg.chat != self.name:
-            log.warning("group %s: dropped a message for %r", self.name, msg.chat)
+            log.warning("group %s: dropped a message for %s", self.name, preview(msg.chat, 80))
             return
         with self._inbox_lock:
             self._inbox.append(msg)
@@ -229,8 +234,8 @@ class GroupSession:
             batch, self._inbox = self._inbox, []
         if self.closed:
             return
-        for msg in batch:
-            self._apply(msg)
+        for msg in batch:  # one message that cannot be shown does not stop the rest
+            guarded(f"group {self.name}: showing a message", self._apply, msg, body=msg)
 
     def _apply(self, msg: ChatMessage) -> None:
         own = msg.sender_id == self.client.me.id

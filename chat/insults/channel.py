@@ -31,6 +31,7 @@ import pika.frame
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
 
+from chat import boundary
 from chat.broker import Broker, BrokerUnavailable, Subscription
 from chat.topology import Names
 from chat.wire import ChatMessage, check_text
@@ -179,7 +180,9 @@ class InsultChannel:
             consumer.channel = channel
             consumer.tag = channel.basic_consume(
                 self.queue,
-                lambda ch, method, props, body: self._on_message(consumer, ch, method, body),
+                boundary.consumer("insult channel", ack=True)(
+                    lambda ch, method, props, body: self._on_message(consumer, ch, method, body)
+                ),
                 auto_ack=False,
             )
             log.info("listening on %s (consumer %s)", self.queue, consumer.tag)
@@ -271,7 +274,7 @@ class InsultChannel:
             if message.kind != KIND:
                 raise ValueError(f"kind {message.kind!r} is not an insult")
         except Exception as exc:
-            log.warning("dropped an unreadable insult (%d bytes): %s", len(body), exc)
+            log.warning("dropped an unreadable insult: %s; body %s", exc, boundary.preview(body))
             channel.basic_ack(tag)
             return
         if not consumer.active:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from chat import textsafe
 from chat.errors import UserError
 from chat.features import Description
 from chat.private import menu as private_menu
@@ -31,7 +32,7 @@ from chat.private.service import PrivateChat
 from chat.private.session import Ending, Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
-from chat.rpc import keepalive_options
+from chat.rpc import keepalive_options, message_options
 from chat.wire import check_text
 from nameserver.registry import ClientRecord
 
@@ -60,7 +61,8 @@ class Conversation:
 
         self.chats = chats
         self.peer_id = peer_id
-        self.peer_name = peer_name
+        # Shown in the title, notices and the terminal: made safe once, here.
+        self.peer_name = textsafe.name(peer_name)
         self.address = address
         self.log = ChatLog(chats.me.id)
         self.session: Session | None = None
@@ -123,7 +125,7 @@ class Conversation:
 
         window = ChatWindow(
             self.chats.client.root,
-            f"Chat with {self.peer_name} ({self.peer_id})",
+            textsafe.for_title(f"Chat with {self.peer_name} ({textsafe.name(self.peer_id)})"),
             self.log,
             on_send=self.send,
             on_close=self.close,
@@ -167,6 +169,9 @@ class Conversation:
         window = self.window
         if window is None or window.closed:
             return
+        violation = self.session.violation if self.session is not None else None
+        if violation is not None:
+            self.log.notice(f"The chat was closed: {self.peer_name} {violation}.")
         self.log.notice(f"{self.peer_name} disconnected")
         window.set_read_only(f"{self.peer_name} has left the chat.")
         window.close_after(self.chats.config.close_delay)
@@ -266,7 +271,9 @@ class PrivateChats:
         unreachable = f"Could not reach {record.name} at {address} (they may have just left)."
         timeout = self.config.connect_timeout
         channel = grpc.insecure_channel(
-            address, options=keepalive_options(self.config.keepalive_seconds)
+            address,
+            options=keepalive_options(self.config.keepalive_seconds)
+            + message_options(self.config.max_message_bytes),
         )
         try:
             grpc.channel_ready_future(channel).result(timeout=timeout)
@@ -274,11 +281,12 @@ class PrivateChats:
             channel.close()
             log.info("no answer from %s at %s within %.1f s", record.id, address, timeout)
             raise UserError(unreachable) from None
-        session = Session(conversation, hello_frame(self._me_peer()), expect_hello=True)
+        session = self._session(conversation, expect_hello=True)
         conversation.session = session
         conversation.channel = channel
         started = time.monotonic()
         call = pb_grpc.PrivateChatStub(channel).Chat(session.frames())
+        session.cancel = call.cancel
         threading.Thread(
             target=session.read, args=(call,), name=f"chat-out-{record.id}", daemon=True
         ).start()
@@ -303,12 +311,21 @@ class PrivateChats:
             (time.monotonic() - started) * 1000,
         )
 
+    def _session(self, conversation: Conversation, expect_hello: bool = False) -> Session:
+        return Session(
+            conversation,
+            hello_frame(self._me_peer()),
+            expect_hello=expect_hello,
+            max_text_bytes=self.config.max_message_bytes,
+            heartbeat=self.config.keepalive_seconds,
+        )
+
     def accept(self, peer: pb.Peer) -> tuple[Session | None, str | None]:
         """A chat that another client opened (gRPC thread): the session, or why not."""
         if peer.id == self.me.id:
             return None, "a client cannot chat with itself"
         conversation = Conversation(self, peer.id, peer.name, f"{peer.host}:{peer.port}")
-        session = Session(conversation, hello_frame(self._me_peer()))
+        session = self._session(conversation)
         conversation.session = session
         with self._lock:
             existing = self._chats.get(peer.id)
@@ -321,13 +338,14 @@ class PrivateChats:
             if dial is not None:  # their call takes the place of ours
                 dial.conversation = conversation
                 dial.adopted.set()
-        log.info("%s (%s) started a chat from %s", peer.name, peer.id, conversation.address)
+        name, peer_id = conversation.peer_name, textsafe.name(peer.id)
+        log.info("%s (%s) started a chat from %s", name, peer_id, conversation.address)
         if dial is not None:
             self.ui.post(conversation.show)
             return session, None
-        self.ui.post(conversation.show, f"{peer.name} started a chat with you")
+        self.ui.post(conversation.show, f"{name} started a chat with you")
         self.client.term.notify(
-            f"{peer.name} ({peer.id}) started a private chat with you; its window is open."
+            f"{name} ({peer_id}) started a private chat with you; its window is open."
         )
         return session, None
 

@@ -10,6 +10,7 @@ from chat.client import Client
 from chat.errors import UserError
 from chat.features import PrivateChatOpener
 from chat.terminal import Terminal
+from chat.textsafe import name as safe
 from nameserver.format import clients_table
 from nameserver.registry import ClientRecord
 
@@ -40,7 +41,7 @@ def run(client: Client, chats: PrivateChatOpener) -> None:
     if record is None:
         return
     chats.open_with(record)
-    term.say(f"Your chat with {record.name} ({record.id}) is in its own window.")
+    term.say(f"Your chat with {safe(record.name)} ({safe(record.id)}) is in its own window.")
 
 
 def pick(

@@ -16,6 +16,12 @@ Rules (docs/protocol.md, "Private chats"):
   own message not acked yet is reported as failed: nothing is dropped silently.
 - Goodbye says the sender is leaving; a stream that ends without one means the
   peer died (or the network broke).
+- A side with nothing to send sends an Ack (of what it has taken so far) every
+  ``heartbeat`` seconds; a peer not heard from for three of those is frozen or
+  cut off, and the stream is cancelled: transport keepalive alone cannot end a
+  call whose peer's kernel still answers on TCP.
+- What arrives is checked against the limits (``max_text_bytes`` per Text,
+  :data:`BATCH_TEXTS` per Batch); a peer that breaks them has its stream closed.
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, Protocol
 
 import grpc
 
+from chat.boundary import guarded
 from chat.proto import private_chat_pb2 as pb
+from chat.rpc import BATCH_TEXTS
 from chat.wire import new_message_id
 
 log = logging.getLogger(__name__)
@@ -40,10 +48,12 @@ PROTOCOL_VERSION = 1
 Ending = Literal["local", "goodbye", "lost"]
 
 _ACK = object()  # outbox marker: send an Ack for the latest received seq
-#: Most texts, and about the most characters, put into one Batch frame
-#: (well under gRPC's default 4 MiB message limit even for 4-byte characters).
-BATCH_TEXTS = 256
+#: About the most characters put into one Batch frame (at most BATCH_TEXTS texts).
 BATCH_CHARS = 256 * 1024
+#: Longest peer.id, peer.name and peer.host a Hello may carry.
+MAX_ID, MAX_NAME, MAX_HOST = 64, 64, 255
+#: A peer silent for this many heartbeats is taken for frozen or gone.
+SILENT_BEATS = 3
 _END = object()  # outbox marker: end our half of the stream
 
 
@@ -72,6 +82,12 @@ def check_hello(frame: pb.Frame | None) -> str | None:
         return f"protocol version {hello.version} is not supported (this client speaks 1)"
     if not hello.peer.id or not hello.peer.name:
         return "the Hello must name the sender (peer.id and peer.name)"
+    peer = hello.peer
+    if len(peer.id) > MAX_ID or len(peer.name) > MAX_NAME or len(peer.host) > MAX_HOST:
+        return (
+            f"peer.id, peer.name and peer.host may have at most {MAX_ID}, {MAX_NAME} "
+            f"and {MAX_HOST} characters"
+        )
     return None
 
 
@@ -86,8 +102,22 @@ class Session:
             Hello before it creates the session.
     """
 
-    def __init__(self, listener: Listener, hello: pb.Frame, expect_hello: bool = False) -> None:
+    def __init__(
+        self,
+        listener: Listener,
+        hello: pb.Frame,
+        expect_hello: bool = False,
+        max_text_bytes: int = 4096,
+        heartbeat: float = 1.0,
+    ) -> None:
         self.listener = listener
+        self.max_text_bytes = max_text_bytes
+        self.heartbeat = heartbeat
+        #: Ends the call at once (set by whoever opened or accepted the stream).
+        self.cancel: Callable[[], None] | None = None
+        #: Why the stream was closed on the peer, when it broke a limit (a sentence).
+        self.violation: str | None = None
+        self._last_heard = time.monotonic()
         self.peer_hello: pb.Hello | None = None
         self._expect_hello = expect_hello
         self._outbox: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -139,9 +169,17 @@ class Session:
         """The frames to send, in order, until the session ends."""
         held: object = None
         while True:
-            item, held = (held, None) if held is not None else (self._outbox.get(), None)
+            item, held = (held, None) if held is not None else (self._next_item(), None)
             if item is _END:
                 return
+            if item is None:  # nothing to send for a heartbeat
+                if time.monotonic() - self._last_heard > SILENT_BEATS * self.heartbeat:
+                    self._peer_silent()
+                    return
+                with self._lock:
+                    seq = self._received_seq
+                yield pb.Frame(ack=pb.Ack(seq=seq))
+                continue
             if item is _ACK:
                 with self._lock:
                     self._ack_queued = False
@@ -167,11 +205,39 @@ class Session:
             else:
                 yield item  # type: ignore[misc]
 
+    def _next_item(self) -> object:
+        """The next thing in the outbox, or None when a heartbeat passed without one."""
+        try:
+            return self._outbox.get(timeout=self.heartbeat)
+        except queue.Empty:
+            return None
+
+    def _peer_silent(self) -> None:
+        silent = time.monotonic() - self._last_heard
+        log.warning("the peer has sent nothing for %.1f s; ending the chat", silent)
+        self.error = f"nothing heard for {silent:.0f} s"
+        self._cancel()
+
+    def _cancel(self) -> None:
+        if self.cancel is not None:
+            guarded("cancelling a chat stream", self.cancel)
+
     def read(self, incoming: Iterable[pb.Frame]) -> None:
-        """Handle every frame that arrives until the stream ends (blocking)."""
+        """Handle every frame that arrives until the stream ends (blocking).
+
+        One frame whose handling fails is logged and dropped; a frame that
+        breaks the limits ends the stream.
+        """
         try:
             for frame in incoming:
-                if not self._handle(frame):
+                self._last_heard = time.monotonic()
+                problem = self._check(frame)
+                if problem is not None:
+                    self.violation = self.error = problem
+                    log.warning("closing a chat stream: the peer %s", problem)
+                    self._cancel()
+                    break
+                if guarded("chat frame", self._handle, frame, body=frame) is False:
                     break
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None
@@ -183,6 +249,23 @@ class Session:
             log.exception("reading the chat stream failed")
         finally:
             self.stream_done()
+
+    def _check(self, frame: pb.Frame) -> str | None:
+        """How ``frame`` breaks the limits (a sentence about the peer), or None."""
+        kind = frame.WhichOneof("body")
+        if kind == "batch":
+            texts = frame.batch.texts
+            if len(texts) > BATCH_TEXTS:
+                return f"sent {len(texts)} messages in one batch (at most {BATCH_TEXTS})"
+        elif kind == "text":
+            texts = [frame.text]
+        else:
+            return None
+        for text in texts:
+            size = len(text.text.encode("utf-8"))
+            if size > self.max_text_bytes:
+                return f"sent a message of {size} bytes (at most {self.max_text_bytes})"
+        return None
 
     def _handle(self, frame: pb.Frame) -> bool:
         kind = frame.WhichOneof("body")
@@ -203,7 +286,7 @@ class Session:
         elif kind == "ack":
             self._on_ack(frame.ack.seq)
         elif kind == "goodbye":
-            log.info("peer said goodbye (%s)", frame.goodbye.reason)
+            log.info("peer said goodbye (%s)", frame.goodbye.reason[:100])
             with self._lock:
                 self._goodbye_seen = True
                 # Our side ends too: the peer reads no more.

@@ -14,6 +14,7 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
+from chat.boundary import guarded
 from chat.history import ChatLog, Entry
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,8 @@ class ChatWindow:
         h.tag_configure("separator", justify="center", foreground="#36c", spacing1=6, spacing3=6)
         h.tag_configure("failed", foreground="#c00")
 
-        for entry in chat_log.entries:
-            self._render(entry)
+        for entry in chat_log.entries:  # one entry that cannot be drawn does not stop the rest
+            guarded("drawing a chat entry", self._render, entry, body=entry.text)
         chat_log.listener = self._on_log
         if read_only_reason is not None or on_send is None:
             self.set_read_only(read_only_reason or "This chat is read only.")
