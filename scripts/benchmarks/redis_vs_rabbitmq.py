@@ -529,19 +529,24 @@ def redis_survivors(persistence: str, how: str, count: int, port: int = 0) -> in
         server.close()
 
 
-def amqp_survivors(node: RabbitNode, how: str, count: int, deadline: float = 120) -> int | None:
+def amqp_survivors(
+    node: RabbitNode, how: str, count: int, deadline: float = 120
+) -> tuple[int | None, float]:
     """Append ``count`` messages to a durable stream, restart the node, count what is left.
 
-    None: the node came back but would not serve the stream within ``deadline``
-    seconds (``404 home node ... is down or inaccessible``).
+    Returns the count and the seconds from the node taking connections again
+    to the stream being read; the count is None when the node would not serve
+    the stream within ``deadline`` (``404 home node ... is down or inaccessible``).
     """
     target = Target("amqp", node.url, namespace())
     amqp_append(target, count)
     node.restart(how)
+    started = time.perf_counter()
     try:
-        return len(amqp_replay(target, count, quiet=5, deadline=deadline))
+        left: int | None = len(amqp_replay(target, count, quiet=5, deadline=deadline))
     except amqp.StreamNotReady:
-        return None
+        left = None
+    return left, time.perf_counter() - started
 
 
 # -- the scenarios ------------------------------------------------------------------------
@@ -683,11 +688,12 @@ def restart_scenario(count: int = 10_000) -> list[Result]:
     node = RabbitNode(f"report-bench-{port}", port, port + DIST_OFFSET)
     try:
         for how in ("stop", "kill"):  # a killed node may leave its streams down: last
-            left = amqp_survivors(node, how, count)
+            left, seconds = amqp_survivors(node, how, count)
             note = f"of {count}" if left is not None else "stream not served within 120 s"
-            results.append(
-                Result(scenario, f"RabbitMQ durable stream, {how}", left or 0.0, "msgs", note)
-            )
+            results += [
+                Result(scenario, f"RabbitMQ durable stream, {how}", left or 0.0, "msgs", note),
+                Result(scenario, f"RabbitMQ durable stream, {how}: open to read", seconds, "s"),
+            ]
     finally:
         node.close()
     return results
