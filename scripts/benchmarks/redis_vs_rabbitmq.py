@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pika
+import pika.exceptions
 import redis
 
 from benchmarks.common import AMQP_URL, Result, median, namespace, percentile
@@ -460,11 +461,19 @@ def amqp_replay(
     """Consume the group's stream from ``first`` as a joining member does.
 
     Stops at ``expected`` messages, or once nothing has come for ``quiet``
-    seconds. Just after a restart the stream may not be served yet; the
-    declaration is retried until ``deadline``.
+    seconds. Just after a restart a node may refuse to serve the stream for a
+    while (404 "home node ... is down", 406 "does not have a replica on the
+    local node"); the declaration and the consumer are tried again until
+    ``deadline``, and then :class:`chat.groups.amqp.StreamNotReady` is raised.
     """
     names = Names(target.ns)
     seen: list[int] = []
+
+    def on_message(ch: Any, method: Any, _props: Any, body: bytes) -> None:
+        seen.append(_number(body)[0])
+        if len(seen) % 100 == 0:
+            ch.basic_ack(method.delivery_tag, multiple=True)
+
     give_up = time.monotonic() + deadline
     while True:
         connection = pika.BlockingConnection(pika.URLParameters(target.url))
@@ -472,22 +481,16 @@ def amqp_replay(
         try:
             amqp.declare_exchange(channel, names.groups_exchange)
             amqp.declare_stream(channel, names.group_stream(GROUP), "1D", 1_000_000_000)
+            own = amqp.open_stream_channel(channel)
+            amqp.consume_stream(
+                own, names.groups_exchange, names.group_stream(GROUP), GROUP, "first", on_message
+            )
             break
-        except amqp.StreamNotReady:
+        except (amqp.StreamNotReady, pika.exceptions.ChannelClosedByBroker) as exc:
             connection.close()
             if time.monotonic() > give_up:
-                raise
+                raise amqp.StreamNotReady(str(exc)) from None
             time.sleep(0.5)
-    own = amqp.open_stream_channel(channel)
-
-    def on_message(ch: Any, method: Any, _props: Any, body: bytes) -> None:
-        seen.append(_number(body)[0])
-        if len(seen) % 100 == 0:
-            ch.basic_ack(method.delivery_tag, multiple=True)
-
-    amqp.consume_stream(
-        own, names.groups_exchange, names.group_stream(GROUP), GROUP, "first", on_message
-    )
     last_change, last = time.monotonic(), 0
     while len(seen) < expected and time.monotonic() - last_change < quiet:
         connection.process_data_events(time_limit=0.1)
