@@ -695,7 +695,9 @@ def restart_scenario(count: int = 10_000) -> list[Result]:
             note = f"of {count}" if left is not None else "stream not served within 120 s"
             results += [
                 Result(scenario, f"RabbitMQ durable stream, {how}", left or 0.0, "msgs", note),
-                Result(scenario, f"RabbitMQ durable stream, {how}: open to read", seconds, "s"),
+                Result(
+                    scenario, f"RabbitMQ durable stream, {how}: back up to all read", seconds, "s"
+                ),
             ]
     finally:
         node.close()
