@@ -1,6 +1,7 @@
 """The Redis-versus-RabbitMQ comparison, run small: each side does what docs/report.md says.
 
-Runs the code of ``scripts/benchmarks/redis_vs_rabbitmq.py`` with small sizes.
+Runs the benchmark's code (``scripts/benchmarks/redis_vs_rabbitmq.py`` and the
+``delivery`` and ``logs`` modules beside it) with small sizes.
 Redis is always a ``redis-server`` of the test's own on a free port (so it
 can be reconfigured and killed); RabbitMQ is the shared broker, which is
 never restarted here: the survival of a durable stream across a RabbitMQ
@@ -19,12 +20,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-from benchmarks import redis_vs_rabbitmq as bench
+from benchmarks import delivery, logs
+from benchmarks.members import Target
 from benchmarks.servers import RedisServer
 
 from tests.conftest import AMQP_URL
 
-SMALL = bench.FanoutSize(members=6, processes=2, messages=80, rate=40.0, away=0.5)
+SMALL = delivery.FanoutSize(members=6, processes=2, messages=80, rate=40.0, away=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -37,20 +39,20 @@ def own_redis() -> Iterator[RedisServer]:
 @pytest.fixture(params=["redis", "amqp"])
 def target(
     request: pytest.FixtureRequest, own_redis: RedisServer, namespace: str
-) -> Iterator[bench.Target]:
+) -> Iterator[Target]:
     ns = namespace
     if request.param == "redis":
-        yield bench.Target("redis", own_redis.url, ns)
+        yield Target("redis", own_redis.url, ns)
         return
-    target = bench.Target("amqp", AMQP_URL, ns)
+    target = Target("amqp", AMQP_URL, ns)
     yield target
-    bench._cleanup_amqp(target)
+    logs.cleanup_amqp(target)
 
 
-def test_fanout_members_away(target: bench.Target) -> None:
+def test_fanout_members_away(target: Target) -> None:
     """Every member gets every message; one that stops reading gets it all late;
     one that reconnects gets nothing of what was sent while it was gone."""
-    run = bench.fanout(target, SMALL)
+    run = delivery.fanout(target, SMALL)
 
     assert len(run.latencies) == run.expected == SMALL.members * SMALL.messages
 
@@ -66,12 +68,12 @@ def test_fanout_members_away(target: bench.Target) -> None:
     assert rejoined.received == sorted(rejoined.received)
 
 
-def test_slow_subscriber_in_a_burst(target: bench.Target, own_redis: RedisServer) -> None:
+def test_slow_subscriber_in_a_burst(target: Target, own_redis: RedisServer) -> None:
     """Past the output buffer limit Redis drops the subscriber; RabbitMQ queues for it."""
     if target.kind == "redis":
-        bench.output_buffer_limit(own_redis.url, "1mb")
+        delivery.output_buffer_limit(own_redis.url, "1mb")
     count = 256  # 16 MB of 64 KB messages: more than the socket buffers and the limit
-    got = bench.burst(target, count, 64 * 1024, pause=0.5)
+    got = delivery.burst(target, count, 64 * 1024, pause=0.5)
     if target.kind == "redis":
         assert got.disconnected
         assert got.received < count
@@ -80,8 +82,8 @@ def test_slow_subscriber_in_a_burst(target: bench.Target, own_redis: RedisServer
         assert got.received == count
 
 
-def test_history_replays_everything_in_order(target: bench.Target) -> None:
-    run = bench.history(target, 500)
+def test_history_replays_everything_in_order(target: Target) -> None:
+    run = logs.history(target, 500)
     assert run.replayed == list(range(500))
 
 
@@ -98,4 +100,4 @@ def test_history_replays_everything_in_order(target: bench.Target) -> None:
 )
 def test_redis_stream_across_a_restart(persistence: str, how: str, survive: bool) -> None:
     count = 300
-    assert bench.redis_survivors(persistence, how, count) == (count if survive else 0)
+    assert logs.redis_survivors(persistence, how, count) == (count if survive else 0)
