@@ -57,14 +57,20 @@ class Fanout:
     rejoined: Away
 
 
-def _member_process(target: Target, count: int, ready: Any, stop: Any, out: Any) -> None:
+def _member_process(
+    target: Target, count: int, ready: Any, stop: Any, out: Any, delivered: Any
+) -> None:
+    """Host ``count`` members; count deliveries in ``delivered``, report latencies at ``stop``."""
     latencies: list[float] = []
     lock = threading.Lock()
 
     def on_body(body: bytes) -> None:
         _, ts = number(body)
+        latency = time.time() - ts
         with lock:
-            latencies.append(time.time() - ts)
+            latencies.append(latency)
+        with delivered.get_lock():
+            delivered.value += 1
 
     members = [member(target, on_body) for _ in range(count)]
     ready.set()
@@ -88,11 +94,14 @@ def fanout(target: Target, size: FanoutSize = FULL) -> Fanout:
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     stop = context.Event()
+    delivered = context.Value("q", 0)
     shares = [size.members // size.processes] * size.processes
     shares[-1] += size.members - sum(shares)
     readies = [context.Event() for _ in shares]
     processes = [
-        context.Process(target=_member_process, args=(target, n, r, stop, out), daemon=True)
+        context.Process(
+            target=_member_process, args=(target, n, r, stop, out, delivered), daemon=True
+        )
         for n, r in zip(shares, readies, strict=True)
     ]
     for process in processes:
@@ -122,7 +131,8 @@ def fanout(target: Target, size: FanoutSize = FULL) -> Fanout:
             _classify(n, rejoined, leaver, was_back[1])
         wait_for(lambda: len(paused.received) >= size.messages, 10 + size.away)
         wait_for(lambda: rejoined.got(rejoined.after) >= len(rejoined.after), 10)
-        time.sleep(0.5)  # the regular members' last deliveries (they report only at the end)
+        everyone = size.members * size.messages
+        wait_for(lambda: delivered.value >= everyone, 30)
         stop.set()
         latencies: list[float] = []
         for _ in processes:
@@ -134,7 +144,7 @@ def fanout(target: Target, size: FanoutSize = FULL) -> Fanout:
         leaver.close()
         for process in processes:
             process.join(10)
-    return Fanout(size.members * size.messages, latencies, paused, rejoined)
+    return Fanout(everyone, latencies, paused, rejoined)
 
 
 def _classify(n: int, record: Away, m: Member, was_back: bool) -> None:
