@@ -23,6 +23,8 @@ from benchmarks.members import Member, Target, member, message, number, publishe
 
 @dataclass(frozen=True)
 class FanoutSize:
+    """How big the fan-out run is; the defaults are the benchmark's."""
+
     members: int = 50
     processes: int = 10  # members live in this many processes, as real clients would
     messages: int = 200
@@ -51,6 +53,8 @@ class Away:
 
 @dataclass
 class Fanout:
+    """What one fan-out run measured."""
+
     expected: int
     latencies: list[float]  # seconds, the regular members' deliveries
     paused: Away

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
 
@@ -41,9 +41,9 @@ def free_port(candidates: Iterable[int] | None = None) -> int:
     raise RuntimeError(f"no free port among {candidates}")
 
 
-def _wait(condition: object, timeout: float, what: str) -> None:
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} within {timeout:.0f} s")
         time.sleep(0.05)
@@ -149,10 +149,10 @@ class RabbitNode:
         return str(own) if own.exists() else name
 
     def start(self) -> None:
-        log = open(self.base / "server.out", "ab")  # noqa: SIM115 (kept by the child)
-        self.process = subprocess.Popen(
-            [self._bin("rabbitmq-server")], env=self.env, stdout=log, stderr=log
-        )
+        with open(self.base / "server.out", "ab") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [self._bin("rabbitmq-server")], env=self.env, stdout=log, stderr=log
+            )
         parameters = pika.URLParameters(self.url + "?connection_attempts=1&socket_timeout=1")
 
         def answers() -> bool:
