@@ -211,6 +211,11 @@ class Identity:
         """The public key's fingerprint, e.g. ``"ABCD EFGH IJKL MNOP QRST"``."""
         return fingerprint(self._public_b64)
 
+    @property
+    def file_stem(self) -> str:
+        """The fingerprint without spaces: names this identity's files in the state directory."""
+        return self.fingerprint.replace(" ", "")
+
     def sign(self, data: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``data``."""
         return self._key.sign(data)
