@@ -146,6 +146,8 @@ class KnownPeers:
         Raises:
             ValueError: ``username`` or ``key`` is malformed (check signatures
                 and sizes before asking).
+            sqlite3.OperationalError: another process with the same identity
+                held the database locked for more than 5 s.
         """
         username, key = self._checked(username, key)
         now = self._clock()

@@ -1,9 +1,11 @@
 """TLS material for private chats: a certificate per run, pinned by callers.
 
 Each client makes a fresh self-signed certificate (EC P-256) every run, in
-memory only, with the fixed DNS name :data:`PEER_NAME`. Its fingerprint (hex
-SHA-256 of the DER encoding) goes into the client's name-server record, and
-a caller trusts exactly that certificate (:func:`channel_credentials`).
+memory only (grpcio's BoringSSL refuses Ed25519 certificates: its TLS
+handshake fails with ``NO_COMMON_SIGNATURE_ALGORITHMS``), with the fixed DNS
+name :data:`PEER_NAME`. Its fingerprint (hex SHA-256 of the DER encoding)
+is for the client's name-server record, and a caller trusts exactly that
+certificate (:func:`channel_credentials`).
 
 Private chats use mutual TLS: the caller presents its own per-run
 certificate, and the callee reads it back from the call's auth context
