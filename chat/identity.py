@@ -138,8 +138,8 @@ class Identity:
         same key: the file is created atomically and the loser loads it.
 
         Raises:
-            IdentityError: the existing file is not a usable key, or is
-                readable by other users.
+            IdentityError: the file cannot be created, or the existing one is
+                not a usable key or is readable by other users.
         """
         path = Path(state_dir) / IDENTITIES_DIR / key_file_name(username)
         if not path.exists():
@@ -148,7 +148,13 @@ class Identity:
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            if statefiles.create_exclusive(path, pem):
+            try:
+                created = statefiles.create_exclusive(path, pem)
+            except OSError as exc:
+                raise IdentityError(
+                    f"Cannot create the identity file {path}: {exc.strerror}."
+                ) from None
+            if created:
                 log.info("created a new identity for %r in %s", username, path)
         return cls.from_file(path)
 

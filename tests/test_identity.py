@@ -70,6 +70,12 @@ def test_any_username_maps_to_a_plain_file_inside_the_directory(tmp_path, name):
     assert Identity.load_or_create(tmp_path, name).public_key_b64 == ident.public_key_b64
 
 
+def test_a_state_directory_that_cannot_hold_the_key_gives_a_sentence(tmp_path):
+    (tmp_path / "identities").write_text("a file where the folder should be")
+    with pytest.raises(IdentityError, match="Cannot create the identity file"):
+        Identity.load_or_create(tmp_path, "gina")
+
+
 def test_from_file_loads_an_explicit_key(tmp_path):
     made = Identity.load_or_create(tmp_path, "erin")
     assert Identity.from_file(made.path).public_key_b64 == made.public_key_b64

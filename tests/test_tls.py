@@ -124,6 +124,27 @@ def test_an_empty_trust_set_lets_no_caller_in(callee, alice):
         server.server.stop(None)
 
 
+def test_a_call_without_tls_has_no_caller_fingerprint():
+    seen: list[str | None] = []
+
+    def echo(request: bytes, context: grpc.ServicerContext) -> bytes:
+        seen.append(tls.peer_fingerprint(context))
+        return request
+
+    handler = grpc.method_handlers_generic_handler(
+        "distchat.test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), handlers=[handler])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            assert channel.unary_unary(METHOD)(b"ping", timeout=10) == b"ping"
+        assert seen == [None]
+    finally:
+        server.stop(None)
+
+
 @pytest.mark.parametrize("junk", [None, 5, b"", b"-----BEGIN CERTIFICATE-----\nxx", b"x" * 100_000])
 def test_fingerprint_of_anything_else_is_none(junk):
     assert tls.cert_fingerprint(junk) is None
