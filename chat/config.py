@@ -43,11 +43,17 @@ class Config:
     group_max_bytes: int = 1_000_000_000
     close_delay: float = 3.0
     log_dir: str = "~/.local/state/distchat/logs"
+    state_dir: str = "~/.local/state/distchat"
     verbose: bool = False
 
     @property
     def log_path(self) -> Path:
         return Path(os.path.expanduser(self.log_dir))
+
+    @property
+    def state_path(self) -> Path:
+        """Where identities, known peers and private history are kept (mode 0700)."""
+        return Path(os.path.expanduser(self.state_dir))
 
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Config)}
