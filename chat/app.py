@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -38,6 +39,8 @@ from chat.client import Client
 from chat.config import Config, ConfigError, load
 from chat.features import Feature
 from chat.heartbeat import Heartbeat
+from chat.identity import Identity, IdentityError
+from chat.known_peers import KnownPeers
 from chat.logsetup import setup_logging
 from chat.menu import Menu, items_for
 from chat.names import check_username
@@ -77,6 +80,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--grpc-port", type=int, help="port of the private-chat server (0: any)")
     parser.add_argument("--log-dir", help="folder for this client's log file")
     parser.add_argument(
+        "--identity",
+        metavar="FILE",
+        help="key file to use as your identity (default: per username)",
+    )
+    parser.add_argument(
         "--verbose", action="store_const", const=True, help="also show the log on the terminal"
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -114,6 +122,18 @@ def _drop_tk_input_hook() -> None:
         ctypes.c_void_p.in_dll(ctypes.pythonapi, "PyOS_InputHook").value = None
     except (AttributeError, ValueError, OSError):
         log.warning("could not remove Tk's input hook; the prompt may cost some CPU")
+
+
+def load_identity(config: Config, username: str) -> tuple[Identity, KnownPeers]:
+    """This user's key pair and known peers, or a sentence (RuntimeError) saying why not."""
+    try:
+        if config.identity_file:
+            identity = Identity.from_file(Path(os.path.expanduser(config.identity_file)))
+        else:
+            identity = Identity.load_or_create(config.state_path, username)
+        return identity, KnownPeers.for_identity(config.state_path, identity)
+    except IdentityError as exc:
+        raise RuntimeError(str(exc)) from None
 
 
 def ask_username(term: Terminal, given: str | None) -> str:
@@ -201,7 +221,8 @@ class App:
         registry = self.registry = Registry(
             connection, Keys(config.namespace), ttl=config.client_ttl
         )
-        me = self.me = registry.claim(username, host, port)
+        identity, known_peers = load_identity(config, username)
+        me = self.me = registry.claim(username, host, port, key=identity.public_key_b64)
         client = Client(
             config,
             registry,
@@ -211,6 +232,8 @@ class App:
             me,
             root=self.root,
             server=self.server,
+            identity=identity,
+            known_peers=known_peers,
         )
         self.client = client
         self.features = build_features(client)
@@ -340,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         "bind_host": args.bind_host,
         "grpc_port": args.grpc_port,
         "log_dir": args.log_dir,
+        "identity_file": args.identity,
         "verbose": args.verbose,
     }
     try:

@@ -7,6 +7,8 @@ from typing import Any
 
 from chat.broker import Broker
 from chat.config import Config
+from chat.identity import Identity
+from chat.known_peers import KnownPeers
 from chat.terminal import Terminal
 from chat.ui import UiQueue
 from nameserver.registry import ClientRecord, Registry
@@ -31,3 +33,7 @@ class Client:
     root: Any = None
     #: The unstarted gRPC server (``grpc.Server``) features add their servicers to.
     server: Any = None
+    #: This user's key pair (its public half is ``me.key``).
+    identity: Identity | None = None
+    #: The keys seen before for each username (trust on first use).
+    known_peers: KnownPeers | None = None

@@ -44,6 +44,9 @@ class Config:
     close_delay: float = 3.0
     log_dir: str = "~/.local/state/distchat/logs"
     state_dir: str = "~/.local/state/distchat"
+    #: A key file to use as this user's identity instead of the one kept per username
+    #: in the state directory (empty: that one, created on first use).
+    identity_file: str = ""
     verbose: bool = False
 
     @property

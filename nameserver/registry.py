@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 #: Lower-case letters and digits without the look-alikes 0/o, 1/l/i.
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 ID_LENGTH = 8
+#: Longest public key (base64 of 32 bytes is 44) and certificate (PEM) a record may carry.
+MAX_KEY_CHARS = 64
+MAX_CERT_CHARS = 4096
 
 
 def new_client_id() -> str:
@@ -44,6 +47,10 @@ class ClientRecord:
     host: str
     port: int
     started: float
+    #: The client's Ed25519 public key (raw 32 bytes, base64); empty for an old client.
+    key: str = ""
+    #: The PEM certificate its private-chat server presents (TLS pinned to it); may be empty.
+    cert: str = ""
 
     @property
     def address(self) -> str:
@@ -66,6 +73,8 @@ class ClientRecord:
                 host=_short(data["host"], 255),
                 port=port,
                 started=_finite(data["started"]),
+                key=_short(data.get("key", ""), MAX_KEY_CHARS),
+                cert=_short(data.get("cert", ""), MAX_CERT_CHARS),
             )
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             log.warning("ignoring a malformed client record: %r", raw[:200])
@@ -160,12 +169,23 @@ class Registry:
     # -- clients -----------------------------------------------------------
 
     def claim(
-        self, name: str, host: str, port: int, started: float | None = None, attempts: int = 20
+        self,
+        name: str,
+        host: str,
+        port: int,
+        started: float | None = None,
+        attempts: int = 20,
+        key: str = "",
+        cert: str = "",
     ) -> ClientRecord:
-        """Claim a fresh random ID and register this client under it."""
+        """Claim a fresh random ID and register this client under it.
+
+        ``key`` is the client's public key and ``cert`` its chat server's
+        certificate, both published in the record.
+        """
         started = time.time() if started is None else started
         for _ in range(attempts):
-            record = ClientRecord(new_client_id(), name, host, port, started)
+            record = ClientRecord(new_client_id(), name, host, port, started, key, cert)
             if self._claim(record):
                 log.info("registered as %s (%s) at %s", record.id, name, record.address)
                 return record

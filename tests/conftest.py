@@ -68,6 +68,7 @@ def config(namespace: str, tmp_path: Path) -> Config:
         amqp_url=AMQP_URL,
         namespace=namespace,
         log_dir=str(tmp_path / "logs"),
+        state_dir=str(tmp_path / "state"),
         advertise_host="127.0.0.1",
     )
 
@@ -135,6 +136,8 @@ def spawn(namespace: str, tmp_path: Path) -> Iterator:
     def start(
         name: str, *extra: str, ready: bool = True, env: dict[str, str] | None = None
     ) -> ClientProcess:
+        # Identities and known peers go to this test's own state directory.
+        env = {"CHAT_STATE_DIR": str(tmp_path / "state"), **(env or {})}
         proc = ClientProcess(
             name, namespace, tmp_path / "logs", "--advertise-host", "127.0.0.1", *extra, env=env
         )

@@ -22,6 +22,8 @@ from chat.broker import Broker
 from chat.client import Client
 from chat.config import Config
 from chat.features import Feature
+from chat.identity import Identity
+from chat.known_peers import KnownPeers
 from chat.rpc import create_server
 from chat.terminal import Terminal
 from chat.topology import Names
@@ -188,7 +190,11 @@ class TestClient:
             "127.0.0.1:0", config.keepalive_seconds, max_message_bytes=config.max_message_bytes
         )
         self.registry = registry
-        self.me: ClientRecord = registry.claim(name, "127.0.0.1", port, started=started)
+        self.identity = Identity.load_or_create(config.state_path, name)
+        self.known_peers = KnownPeers.for_identity(config.state_path, self.identity)
+        self.me: ClientRecord = registry.claim(
+            name, "127.0.0.1", port, started=started, key=self.identity.public_key_b64
+        )
         self.client = Client(
             config,
             registry,
@@ -198,6 +204,8 @@ class TestClient:
             self.me,
             root=root,
             server=self.server,
+            identity=self.identity,
+            known_peers=self.known_peers,
         )
         self.features = make(self.client) if make is not None else build_features(self.client, keys)
         for feature in self.features:
