@@ -178,6 +178,9 @@ class App:
         client = Client(
             config, connection, registry, self.broker, self.ui, self.term, me, root=self.root
         )
+        from chat.windows.host import TkWindowHost
+
+        client.windows = TkWindowHost(self.root)
         client.features["server"] = self.server
         self.client = client
         for starter in STARTERS:
@@ -229,6 +232,8 @@ class App:
         """Close windows and chats, deregister, close the server and the broker."""
         if self.client is not None:
             self.client.run_exit_hooks()
+            if self.client.windows is not None:
+                self.client.windows.close_all()
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.client is not None:

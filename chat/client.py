@@ -13,6 +13,7 @@ from chat.broker import Broker
 from chat.config import Config
 from chat.terminal import Terminal
 from chat.ui import UiQueue
+from chat.windows.api import WindowHost
 from nameserver.registry import ClientRecord, Registry
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class Client:
     me: ClientRecord
     #: The hidden Tk root; windows are made on the main thread only (via ``ui.post``).
     root: Any = None
+    #: Every chat window goes through this host (UI thread only); see chat.windows.api.
+    windows: WindowHost | None = None
     features: dict[str, Any] = field(default_factory=dict)
     _exit_hooks: list[Callable[[], None]] = field(default_factory=list)
 

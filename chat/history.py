@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Side = Literal["own", "peer", "notice", "separator"]
 Status = Literal["sent", "sending", "failed"]
@@ -35,7 +35,9 @@ class Entry:
         return time.strftime("%H:%M", time.localtime(self.ts))
 
 
-Listener = Callable[[str, Entry], None]  # ("added" | "updated", entry)
+#: ``listener(event, what)``: ("added", entry), ("updated", entry), or
+#: ("prepended", list of entries, oldest first, now above all the others).
+Listener = Callable[[str, Any], None]
 
 
 class ChatLog:
@@ -75,6 +77,26 @@ class ChatLog:
         if side == "own" and msg_id:
             self._by_id[msg_id] = entry
         return self._add(entry)
+
+    def older(self, messages: list[tuple[str, str, str, str, float]]) -> list[Entry]:
+        """Put a page of older messages above everything shown, oldest first.
+
+        Each item is ``(sender_id, sender_name, text, msg_id, ts)``. A message
+        shown already is left out. Returns the entries that went in.
+        """
+        page: list[Entry] = []
+        for sender_id, sender_name, text, msg_id, ts in messages:
+            key = (sender_id, msg_id)
+            if msg_id and key in self._seen:
+                continue
+            self._seen.add(key)
+            side: Side = "own" if sender_id == self.own_id else "peer"
+            page.append(Entry(side, text, ts, sender_name, sender_id, msg_id))
+        if page:
+            self.entries[:0] = page
+            if self.listener is not None:
+                self.listener("prepended", page)
+        return page
 
     def notice(self, text: str, ts: float | None = None) -> Entry:
         return self._add(Entry("notice", text, time.time() if ts is None else ts))

@@ -22,6 +22,7 @@ from chat.client import Client
 from chat.config import Config
 from chat.groups import GroupManager
 from chat.groups import start as start_groups
+from chat.groups.manager import chat_key
 from chat.groups.model import check_group_name
 from chat.groups.session import BACK, BACK_TRANSIENT, LOST, NOT_CONNECTED, SEPARATOR
 from chat.menu import UserError
@@ -29,6 +30,7 @@ from chat.terminal import Terminal
 from chat.topology import Names
 from chat.ui import UiQueue
 from chat.windows.chat_window import ChatWindow
+from chat.windows.host import TkWindowHost
 from chat.windows.pump import Pump
 from chat.wire import ChatMessage
 from nameserver.keys import Keys
@@ -54,8 +56,11 @@ class Member:
     def join(self, root, group: str, mode: str = "connect", kind: str = "transient"):
         """Join and wait for the window; returns (session, window)."""
         session = self.groups.join(group, mode, kind)  # type: ignore[arg-type]
-        window = tk_wait(root, lambda: self.groups.window(group), what=f"{group} window")
+        window = tk_wait(root, lambda: self.window(group), what=f"{group} window")
         return session, window
+
+    def window(self, group: str) -> ChatWindow | None:
+        return self.client.windows.window(chat_key(group))
 
 
 @pytest.fixture
@@ -72,6 +77,7 @@ def members(config: Config, registry: Registry, redis_conn, tk_root) -> Iterator
         client = Client(
             config, redis_conn, registry, broker, ui, Terminal(out, io.StringIO()), me, tk_root
         )
+        client.windows = TkWindowHost(tk_root)
         start_groups(client)
         member = Member(client, client.features["groups"], pump, out)
         made.append(member)
@@ -80,6 +86,7 @@ def members(config: Config, registry: Registry, redis_conn, tk_root) -> Iterator
     yield make
     for member in made:
         member.client.run_exit_hooks()
+        member.client.windows.close_all()
         member.pump.stop()
         member.client.broker.close()
         member.client.ui.close()
@@ -243,7 +250,8 @@ def test_leaving_leaves_no_queue_and_the_others_see_it(members, tk_root, namespa
     tk_wait(tk_root, lambda: in_hall("hall") == [alice.id], what="bob out of the name server")
     tk_wait(tk_root, lambda: not queue_exists(sb.queue), what="bob's queue gone")
 
-    alice.client.run_exit_hooks()  # alice quits the client
+    alice.client.run_exit_hooks()  # alice quits the client (the app then closes its windows)
+    alice.client.windows.close_all()
     assert alice.groups.joined() == []
     assert in_hall("hall") == []
     assert wa.closed
@@ -397,13 +405,13 @@ def test_menu_flow_creates_once_then_joins_as_it_is(members, tk_root, registry):
     assert "Created the persistent group club." in said
     record = registry.get_group("club")
     assert (record.kind, record.creator_id) == ("persistent", alice.id)
-    window = tk_wait(tk_root, lambda: alice.groups.window("club"), what="alice's window")
+    window = tk_wait(tk_root, lambda: alice.window("club"), what="alice's window")
     assert window.top.title() == "Group club · connected · persistent"
 
     flow = run_menu(bob, ["club", "s"], tk_root)
     tk_wait(tk_root, lambda: not flow.is_alive(), what="bob's menu flow", timeout=10)
     assert "club is a persistent group; joining it as it is." in bob.out.getvalue()
-    window = tk_wait(tk_root, lambda: bob.groups.window("club"), what="bob's window")
+    window = tk_wait(tk_root, lambda: bob.window("club"), what="bob's window")
     assert window.top.title() == "Group club · subscribed · persistent"
 
     flow = run_menu(bob, ["club"], tk_root)

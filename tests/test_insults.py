@@ -17,11 +17,12 @@ import pytest
 
 from chat.broker import Broker
 from chat.client import Client
-from chat.insults import FEATURE, InsultFeature, open_channel, start
+from chat.insults import KEY, open_channel, start
 from chat.insults.channel import InsultChannel
 from chat.terminal import Terminal
 from chat.topology import Names
 from chat.ui import UiQueue
+from chat.windows.host import TkWindowHost
 from chat.windows.pump import Pump
 from chat.wire import ChatMessage
 from tests.conftest import AMQP_URL
@@ -269,7 +270,9 @@ def make_client(namespace: str, registry, redis_conn, tk_root, name: str) -> Cli
     me = registry.claim(name, "127.0.0.1", 1)
     config = Config(amqp_url=AMQP_URL, namespace=namespace)
     term = Terminal(out=io.StringIO(), inp=io.StringIO())
-    return Client(config, redis_conn, registry, broker, UiQueue(), term, me, root=tk_root)
+    client = Client(config, redis_conn, registry, broker, UiQueue(), term, me, root=tk_root)
+    client.windows = TkWindowHost(tk_root)
+    return client
 
 
 def test_the_window_shows_received_insults_and_is_the_connection(
@@ -278,11 +281,10 @@ def test_the_window_shows_received_insults_and_is_the_connection(
     client = make_client(namespace, registry, redis_conn, tk_root, "alice")
     pump = Pump(tk_root, client.ui)
     start(client)
-    feature: InsultFeature = client.features[FEATURE]
     bob = listeners("bob")
     try:
         open_channel(client)
-        window = tk_wait(tk_root, lambda: feature.window, what="the window")
+        window = tk_wait(tk_root, lambda: client.windows.window(KEY), what="the window")
         assert window.top.title() == "Insult channel"
         assert "open in its own window" in client.term.out.getvalue()
 
@@ -327,7 +329,7 @@ def test_the_window_shows_received_insults_and_is_the_connection(
         open_channel(client)
         assert "already open" in client.term.out.getvalue()
         tk_root.update()
-        assert feature.window is window
+        assert client.windows.window(KEY) is window
 
         # Closing the window stops listening: an insult now waits in the queue.
         window.close()
@@ -336,7 +338,7 @@ def test_the_window_shows_received_insults_and_is_the_connection(
         assert queue_state(broker, namespace) == (1, 0)
 
         open_channel(client)
-        window = tk_wait(tk_root, lambda: feature.window, what="the window again")
+        window = tk_wait(tk_root, lambda: client.windows.window(KEY), what="the window again")
         tk_wait(tk_root, lambda: ("peer", "Go and boil your bottom") in window.shown())
         assert ("peer", "Your mother was a hamster") in window.shown()  # kept from before
 
@@ -348,6 +350,7 @@ def test_the_window_shows_received_insults_and_is_the_connection(
         assert "was not sent" in window.status.cget("text")
     finally:
         client.run_exit_hooks()
+        client.windows.close_all()
         tk_root.update()
         pump.stop()
         client.broker.close()

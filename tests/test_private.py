@@ -25,6 +25,7 @@ from chat.proto import private_chat_pb2_grpc as pb_grpc
 from chat.rpc import create_server
 from chat.terminal import Terminal
 from chat.ui import UiQueue
+from chat.windows.host import TkWindowHost
 from chat.windows.pump import Pump
 from nameserver.registry import ClientRecord, Registry
 from tests.support import tk_wait, wait_for
@@ -49,6 +50,7 @@ class InProcess:
         me = registry.claim(name, "127.0.0.1", port)
         self.client = Client(config, registry.redis, registry, broker, self.ui, self.term, me, root)
         self.client.features["server"] = self.server
+        self.client.windows = TkWindowHost(root)
         private.start(self.client)
         self.server.start()
         self.chats = self.client.features["private"]
@@ -69,6 +71,7 @@ class InProcess:
 
     def stop(self) -> None:
         self.client.run_exit_hooks()
+        self.client.windows.close_all()
         self.server.stop(grace=None)
         self.pump.stop()
         self.ui.close()
@@ -98,24 +101,7 @@ def make_client(config, registry, broker, tk_root) -> Iterator[Callable[[str], I
 def windows(tk_root, client: InProcess) -> dict[str, object]:
     """Title -> window of every chat window ``client`` shows."""
     tk_root.update()
-    found = {}
-    for conversation in _all_conversations(client):
-        window = conversation.window
-        if window is not None and not window.closed:
-            found[window.top.title()] = window
-    return found
-
-
-def _all_conversations(client: InProcess):
-    # Conversations stay reachable through their windows' logs even after the
-    # manager forgets them, so tests follow them from the moment they appear.
-    with client.chats._lock:
-        current = list(client.chats._chats.values())
-    known = client.__dict__.setdefault("known", [])
-    for conversation in current:
-        if conversation not in known:
-            known.append(conversation)
-    return known
+    return {window.chat.title: window for window in client.client.windows.open_windows()}
 
 
 def window_of(tk_root, client: InProcess, peer: InProcess, timeout: float = 5.0):
@@ -231,7 +217,7 @@ def test_closing_a_window_shows_the_notice_and_closes_the_other(make_client, tk_
     mine.close()
     tk_wait(
         tk_root,
-        lambda: ("notice", "alice disconnected") in theirs.shown(),
+        lambda: ("notice", "alice left the chat") in theirs.shown(),
         what="the disconnect notice in bob's window",
     )
     assert str(theirs.input.cget("state")) == "disabled"
@@ -251,7 +237,7 @@ def test_exit_says_goodbye_on_every_chat(make_client, tk_root):
     alice.client.run_exit_hooks()
     tk_wait(
         tk_root,
-        lambda: ("notice", "alice disconnected") in theirs.shown(),
+        lambda: ("notice", "alice left the chat") in theirs.shown(),
         what="the disconnect notice after alice exits",
     )
     tk_wait(tk_root, lambda: theirs.closed, what="bob's window closing by itself")
@@ -377,7 +363,9 @@ def test_messages_on_a_breaking_stream_are_marked_not_delivered(make_client, tk_
         )
         for n in range(3):
             type_and_send(window, f"lost {n}")
-        tk_wait(tk_root, lambda: ("notice", "dropper disconnected") in window.shown(), what="end")
+        tk_wait(
+            tk_root, lambda: ("notice", "connection to dropper lost") in window.shown(), what="end"
+        )
         assert [e.status for e in window.log.entries if e.side == "own"] == ["failed"] * 3
         assert window.history.get("1.0", "end").count("not delivered") == 3
     finally:
@@ -400,7 +388,7 @@ def test_killed_peer_process_is_noticed_within_five_seconds(make_client, spawn, 
     killed = time.monotonic()
     tk_wait(
         tk_root,
-        lambda: ("notice", "bob disconnected") in mine.shown(),
+        lambda: ("notice", "connection to bob lost") in mine.shown(),
         timeout=5,
         what="the disconnect notice within 5 s of SIGKILL",
     )
@@ -427,7 +415,7 @@ def test_a_real_client_process_opens_a_chat_from_its_menu(make_client, spawn, tk
     assert bob.exit_status() == 0
     tk_wait(
         tk_root,
-        lambda: ("notice", "bob disconnected") in theirs.shown(),
+        lambda: ("notice", "bob left the chat") in theirs.shown(),
         what="the goodbye of a client that exits",
     )
 
@@ -447,7 +435,7 @@ def test_killed_caller_process_is_noticed_by_the_callee(make_client, spawn, tk_r
     bob.kill()
     tk_wait(
         tk_root,
-        lambda: ("notice", "bob disconnected") in theirs.shown(),
+        lambda: ("notice", "connection to bob lost") in theirs.shown(),
         timeout=5,
         what="the disconnect notice within 5 s of SIGKILL",
     )
@@ -472,7 +460,7 @@ def test_frozen_peer_is_noticed_by_keepalive(make_client, spawn, registry, tk_ro
         type_and_send(mine, "into the void")
         tk_wait(
             tk_root,
-            lambda: ("notice", "bob disconnected") in mine.shown(),
+            lambda: ("notice", "connection to bob lost") in mine.shown(),
             timeout=5,
             what="the disconnect notice within 5 s of the peer freezing",
         )

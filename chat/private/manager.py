@@ -3,10 +3,10 @@
 :class:`PrivateChats` is ``client.features["private"]``. It dials peers (on
 the menu thread), accepts chats the :class:`~chat.private.service.PrivateChat`
 servicer hands it (on gRPC threads), and binds each chat to a
-:class:`~chat.history.ChatLog` and a chat window. Reader threads never touch
-Tk: whatever a window must show is posted to the UI queue. The window module
-is imported only on the UI thread, so this module also runs without a display
-(the benchmark does).
+:class:`~chat.history.ChatLog`, which it hands to the window host
+(``client.windows``). Reader threads never touch the host: whatever a window
+must show is posted to the UI queue. Nothing here imports tkinter, so this
+module also runs without a display (the benchmark does).
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 
+from chat.history import ChatLog, Status
 from chat.menu import UserError
 from chat.private.session import Ending, Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
 from chat.rpc import keepalive_options
+from chat.windows.api import Chat
 from chat.wire import check_text
 from nameserver.registry import ClientRecord
 
@@ -36,20 +37,16 @@ log = logging.getLogger(__name__)
 class Conversation:
     """One private chat as the user sees it: a session, its log and its window."""
 
-    def __init__(self, chats: PrivateChats, peer_id: str, peer_name: str, address: str) -> None:
-        from chat.history import ChatLog
-
+    def __init__(
+        self, chats: PrivateChats, peer_id: str, peer_name: str, address: str, chat_log: ChatLog
+    ) -> None:
         self.chats = chats
         self.peer_id = peer_id
         self.peer_name = peer_name
         self.address = address
-        self.log = ChatLog(chats.me.id)
+        self.log = chat_log
         self.session: Session | None = None
         self.channel: grpc.Channel | None = None
-        # The window is held by the manager, which releases it on the UI thread:
-        # Tk objects must not be freed on a gRPC thread that drops the last
-        # reference to this conversation.
-        self._window: weakref.ref[Any] | None = None
         self._ending: Ending | None = None  # UI thread only
 
     @property
@@ -57,9 +54,8 @@ class Conversation:
         return self.session is not None and self.session.live
 
     @property
-    def window(self) -> Any:
-        """The ChatWindow (UI thread only), or None before it opened or once released."""
-        return self._window() if self._window is not None else None
+    def key(self) -> str:
+        return f"private:{self.peer_id}"
 
     # -- session events (reader thread) --------------------------------------
 
@@ -86,28 +82,25 @@ class Conversation:
     # -- the window (UI thread) ----------------------------------------------
 
     def show(self, notice: str | None = None) -> None:
-        """Open the window, or bring it to the front when it is open already."""
+        """Open the window, or bring it to the front when it is open already.
+
+        A chat someone else started (``notice`` given) opens without taking the
+        keyboard from the window the user is typing in.
+        """
         if notice is not None:
             self.log.notice(notice)
-        window = self.window
-        if window is not None and not window.closed:
-            window.present()
-            return
-        if self._window is not None:
-            return  # the window was closed; this chat is over
-        from chat.windows.chat_window import ChatWindow
-
-        window = ChatWindow(
-            self.chats.client.root,
-            f"Chat with {self.peer_name} ({self.peer_id})",
-            self.log,
-            on_send=self.send,
-            on_close=self.close,
+        self.chats.client.windows.open(
+            Chat(
+                self.key,
+                f"Chat with {self.peer_name} ({self.peer_id})",
+                self.log,
+                on_send=self.send,
+                on_close=self.close,
+            ),
+            focus=notice is None,
         )
-        self._window = weakref.ref(window)
-        self.chats.keep(window)
-        if self._ending is not None:
-            self._show_disconnected()
+        if self._ending is not None:  # over before its window opened
+            self._announce_end()
 
     def send(self, text: str) -> str | None:
         """The window's send handler: None when taken, else a sentence for the user."""
@@ -127,7 +120,7 @@ class Conversation:
         if self.session is not None:
             self.session.close("closed")
 
-    def _set_status(self, ids: list[str], status: Any) -> None:
+    def _set_status(self, ids: list[str], status: Status) -> None:
         for msg_id in ids:
             self.log.set_status(msg_id, status)
 
@@ -136,16 +129,18 @@ class Conversation:
         if how == "local" or self._ending is not None:
             return
         self._ending = how
-        if self.window is not None:
-            self._show_disconnected()
+        if self.chats.client.windows.is_open(self.key):
+            self._announce_end()
 
-    def _show_disconnected(self) -> None:
-        window = self.window
-        if window is None or window.closed:
-            return
-        self.log.notice(f"{self.peer_name} disconnected")
-        window.set_read_only(f"{self.peer_name} has left the chat.")
-        window.close_after(self.chats.config.close_delay)
+    def _announce_end(self) -> None:
+        name, how = self.peer_name, self._ending
+        notice = f"{name} left the chat" if how == "goodbye" else f"connection to {name} lost"
+        reason = (
+            f"{name} has left the chat."
+            if how == "goodbye"
+            else f"The connection to {name} was lost."
+        )
+        self.chats.client.windows.ended(self.key, notice, reason, self.chats.config.close_delay)
 
 
 class PrivateChats:
@@ -158,12 +153,14 @@ class PrivateChats:
         self.ui = client.ui
         self._lock = threading.Lock()
         self._chats: dict[str, Conversation] = {}
-        self._windows: list[Any] = []  # UI thread only
+        #: One log per peer for the whole run: a chat started again shows the
+        #: earlier conversation above the new one.
+        self._logs: dict[str, ChatLog] = {}
 
-    def keep(self, window: Any) -> None:
-        """Hold a new window, and let go of closed ones (UI thread)."""
-        self._windows = [w for w in self._windows if not w.closed]
-        self._windows.append(window)
+    def _conversation(self, peer_id: str, peer_name: str, address: str) -> Conversation:
+        with self._lock:
+            chat_log = self._logs.setdefault(peer_id, ChatLog(self.me.id))
+        return Conversation(self, peer_id, peer_name, address, chat_log)
 
     def _me_peer(self) -> pb.Peer:
         me = self.me
@@ -184,7 +181,7 @@ class PrivateChats:
         if existing is not None and existing.live:
             self.ui.post(existing.show)
             return
-        conversation = Conversation(self, record.id, record.name, record.address)
+        conversation = self._conversation(record.id, record.name, record.address)
         self._dial(conversation, record)
         with self._lock:
             if conversation.live:
@@ -244,7 +241,7 @@ class PrivateChats:
         """A chat that another client opened (gRPC thread): the session, or why not."""
         if peer.id == self.me.id:
             return None, "a client cannot chat with itself"
-        conversation = Conversation(self, peer.id, peer.name, f"{peer.host}:{peer.port}")
+        conversation = self._conversation(peer.id, peer.name, f"{peer.host}:{peer.port}")
         session = Session(conversation, hello_frame(self._me_peer()))
         conversation.session = session
         with self._lock:
@@ -265,8 +262,8 @@ class PrivateChats:
                 del self._chats[conversation.peer_id]
 
     def close_all(self, timeout: float = 1.5) -> None:
-        """Say goodbye on every open chat, wait (briefly) until each stream is over,
-        and close the windows (exit hook: main thread)."""
+        """Say goodbye on every open chat and wait (briefly) until each stream is
+        over (exit hook: main thread; the host closes the windows)."""
         with self._lock:
             conversations = list(self._chats.values())
         for conversation in conversations:
@@ -276,6 +273,3 @@ class PrivateChats:
         for conversation in conversations:
             if conversation.session is not None:
                 conversation.session.done.wait(max(0.0, deadline - time.monotonic()))
-        windows, self._windows = self._windows, []
-        for window in windows:
-            window.destroy()
