@@ -37,7 +37,7 @@ from nameserver.keys import Keys
 from nameserver.members import GroupMembers
 from nameserver.registry import Registry
 from tests.conftest import AMQP_URL
-from tests.support import tk_wait
+from tests.support import tk_wait, wait_for
 
 
 @dataclass
@@ -108,6 +108,16 @@ def messages(window: ChatWindow) -> list[tuple[str, str]]:
 
 def texts(window: ChatWindow) -> list[str]:
     return [text for _side, text in messages(window)]
+
+
+def scroll_to_first(root, window: ChatWindow, first: str, timeout: float = 30) -> None:
+    """Scroll to the top again and again, as a reader does, until ``first`` is shown."""
+
+    def scroll_up() -> None:
+        window.history.yview_moveto(0)
+        root.update()
+
+    wait_for(lambda: first in texts(window), timeout, f"{first!r} after scrolling", scroll_up)
 
 
 def separator_at(window: ChatWindow) -> int | None:
@@ -316,6 +326,7 @@ def test_history_then_separator_then_live_without_duplicates(members, tk_root, n
     bob = members("bob")
     _, wb = bob.join(tk_root, "log", kind="persistent")
     tk_wait(tk_root, lambda: separator_at(wb) is not None, what="the separator", timeout=15)
+    scroll_to_first(tk_root, wb, "m0")
     shown = wb.shown()
     cut = separator_at(wb)
     assert SEPARATOR in shown[cut][1]
@@ -329,6 +340,7 @@ def test_history_then_separator_then_live_without_duplicates(members, tk_root, n
     tk_wait(tk_root, lambda: texts(wb)[-1:] == ["live one"], what="live message")
     tk_wait(tk_root, lambda: texts(wc)[-1:] == ["live one"], what="own live message")
     assert texts(wb) == [f"m{n}" for n in range(200)] + ["live one"]
+    scroll_to_first(tk_root, wc, "m0")
     assert texts(wc) == texts(wb)
     after = wb.shown()[cut + 1 :]
     assert ("peer", "live one") in after
@@ -363,7 +375,9 @@ def test_leaving_in_the_middle_of_a_long_history_keeps_the_connection(members, t
     bob.client.broker.add_listener(lambda: drops.append("lost"))
     _, big = bob.join(tk_root, "big", kind="persistent")
     tk_wait(tk_root, lambda: len(messages(big)) > 0, what="the history to start")
-    big.close()  # while the rest of the history is still arriving
+    big.history.yview_moveto(0)
+    tk_root.update()
+    big.close()  # while an older page of the history is still arriving
 
     alice = members("alice")
     _, wa = alice.join(tk_root, "side")

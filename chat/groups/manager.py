@@ -239,6 +239,7 @@ class GroupManager:
                 on_send=session.send if connect else None,
                 read_only=None if connect else READ_ONLY,
                 on_close=lambda: self._on_window_closed(session),
+                on_older=session.load_older if session.kind == "persistent" else None,
             )
         )
         session.on_status = lambda text: self.client.windows.status(key, text)
