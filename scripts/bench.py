@@ -47,7 +47,9 @@ def main() -> int:
         print(f"unknown scenario(s): {', '.join(unknown)}; try --list", file=sys.stderr)
         return 2
     results: list[Result] = []
-    for name in args.names or list(available):
+    # Clean-up scenarios run only when named: they delete what other runs reuse.
+    default = [n for n in available if not n.endswith("_clean")]
+    for name in args.names or default:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         results.extend(available[name]())
     width = max((len(f"{r.scenario}: {r.metric}") for r in results), default=10)
