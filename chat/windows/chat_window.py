@@ -83,10 +83,10 @@ class ChatWindow:
         self.top.minsize(340, 300)
         self.top.protocol("WM_DELETE_WINDOW", self.close)
 
-        frame = ttk.Frame(self.top, padding=(8, 8, 8, 6))
+        frame = ttk.Frame(self.top, padding=(8, 8, 8, 6), style="Chat.TFrame")
         frame.pack(fill="both", expand=True)
         self.frame = frame
-        pane = ttk.Frame(frame)
+        pane = tk.Frame(frame, background=style.BORDER, padx=1, pady=1)
         pane.grid(row=0, column=0, columnspan=2, sticky="nsew")
         self.history = tk.Text(
             pane,
@@ -113,10 +113,12 @@ class ChatWindow:
         self.history.mark_set("ins", "1.0")
         self.history.mark_gravity("ins", "right")
 
-        self.new_bar = ttk.Button(self.history, text="", command=self.scroll_to_end)
+        self.new_bar = ttk.Button(
+            self.history, text="", command=self.scroll_to_end, style="New.TButton", cursor="hand2"
+        )
 
-        self.closing_bar = ttk.Frame(frame, padding=(0, 6, 0, 0))
-        self.closing_label = ttk.Label(self.closing_bar, text="")
+        self.closing_bar = ttk.Frame(frame, padding=(8, 4), style="Closing.TFrame")
+        self.closing_label = ttk.Label(self.closing_bar, text="", style="Closing.TLabel")
         self.closing_label.pack(side="left")
         self.keep_button = ttk.Button(self.closing_bar, text="Keep open", command=self.keep_open)
         self.keep_button.pack(side="right")
@@ -128,17 +130,20 @@ class ChatWindow:
             wrap="word",
             undo=True,
             font=self._fonts.text,
-            relief="solid",
-            borderwidth=1,
-            padx=6,
-            pady=4,
+            relief="flat",
+            borderwidth=0,
+            padx=8,
+            pady=6,
             highlightthickness=1,
+            highlightbackground=style.BORDER,
+            highlightcolor=style.ACCENT,
+            background="#ffffff",
         )
         self.text_var = _InputText(self.input)
-        self.send_button = ttk.Button(frame, text="Send", command=self.send)
+        self.send_button = ttk.Button(frame, text="Send", command=self.send, style="Send.TButton")
         self.input.grid(row=2, column=0, sticky="ew", pady=(6, 0))
         self.send_button.grid(row=2, column=1, sticky="se", padx=(6, 0), pady=(6, 0))
-        self.status = ttk.Label(frame, text="", foreground="#a33", justify="left")
+        self.status = ttk.Label(frame, text="", style="Status.TLabel", justify="left")
         self.status.grid(row=3, column=0, columnspan=2, sticky="ew", pady=(4, 0))
         frame.columnconfigure(0, weight=1)
         frame.rowconfigure(0, weight=1)
@@ -458,7 +463,7 @@ class ChatWindow:
         if self.closed or self._closing_job is not None:
             return
         self._closing_left = max(0.0, seconds)
-        self.closing_bar.grid(row=1, column=0, columnspan=2, sticky="ew")
+        self.closing_bar.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(6, 0))
         self._tick()
 
     def _tick(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import tkinter as tk
 
+from chat.windows import style
 from chat.windows.api import Chat
 from chat.windows.chat_window import HEIGHT, WIDTH, ChatWindow
 
@@ -27,6 +28,7 @@ class TkWindowHost:
 
     def __init__(self, root: tk.Misc) -> None:
         self.root = root
+        style.configure_theme(root)
         self._windows: dict[str, ChatWindow] = {}
         self._opened = 0
 

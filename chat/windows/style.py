@@ -9,6 +9,7 @@ import time
 import tkinter as tk
 import zlib
 from tkinter import font as tkfont
+from tkinter import ttk
 
 from chat.history import Entry
 
@@ -31,6 +32,9 @@ OWN_SHADE = "#e8f0fe"
 MUTED = "#6b6b6b"
 FAILED = "#c5221f"
 SEPARATOR = "#1a73e8"
+WINDOW_BG = "#eef0f3"
+BORDER = "#c9ced6"
+ACCENT = "#1a73e8"
 OWN_INDENT = 72
 PEER_RIGHT = 48
 
@@ -140,3 +144,25 @@ def configure_tags(text: tk.Text, fonts: Fonts) -> None:
 
 def colour_tag(sender_id: str) -> str:
     return f"c{PALETTE.index(colour_of(sender_id))}"
+
+
+def configure_theme(root: tk.Misc) -> None:
+    """The ttk styles of chat windows: a light frame around a white page."""
+    styles = ttk.Style(root)
+    if "clam" in styles.theme_names():
+        styles.theme_use("clam")
+    styles.configure("Chat.TFrame", background=WINDOW_BG)
+    styles.configure("Chat.TLabel", background=WINDOW_BG)
+    styles.configure("Status.TLabel", background=WINDOW_BG, foreground="#a33")
+    styles.configure("Closing.TFrame", background="#fff4d6")
+    styles.configure("Closing.TLabel", background="#fff4d6")
+    styles.configure("Send.TButton", foreground="#ffffff", background=ACCENT, padding=(12, 4))
+    styles.map(
+        "Send.TButton",
+        background=[("disabled", "#b8c4d6"), ("active", "#1765cc")],
+        foreground=[("disabled", "#eef0f3")],
+    )
+    styles.configure(
+        "New.TButton", foreground="#ffffff", background=ACCENT, padding=(10, 2), relief="flat"
+    )
+    styles.map("New.TButton", background=[("active", "#1765cc")])
