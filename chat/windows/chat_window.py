@@ -75,6 +75,7 @@ class ChatWindow:
         self._closing_job: str | None = None
         self._closing_left = 0.0
         self._older_job: str | None = None
+        self._bottom = True
         self._dated: tuple[str, str] | None = None  # the date line _render drew last, if any
 
         self.top = tk.Toplevel(root, class_=WINDOW_CLASS)
@@ -253,7 +254,7 @@ class ChatWindow:
             self._pin_bottom = False
             follow = True
         if follow:
-            self.history.yview_moveto(1.0)
+            self.history.see("end")
         elif style.is_message(entry):
             self._new += 1
             self._show_new_bar()
@@ -262,9 +263,13 @@ class ChatWindow:
             self.top.title(f"({self.unread}) {self.chat.title}")
 
     def at_bottom(self) -> bool:
-        return self.history.yview()[1] >= 0.999
+        """True while the end of the history is in view (as the pane last reported)."""
+        return self._bottom
 
     def _on_scrolled(self, first: str, last: str) -> None:
+        # Tk reports the view here whenever it changes; keeping it saves asking
+        # Tk (which would lay out every new line first) on each new message.
+        self._bottom = float(last) >= 0.999
         self._scrollbar.set(first, last)
         if float(last) >= 0.999 and self._new:
             self._new = 0
