@@ -100,12 +100,14 @@ def test_own_message_always_comes_into_view(host, tk_root):
 def test_unread_count_in_the_title_clears_on_focus(host, tk_root):
     typing = open_chat(host, tk_root, "carol", on_send=lambda _t: None)
     typing.input.focus_force()
+    tk_wait(tk_root, lambda: typing.has_focus(), what="focus in carol's window")
     chat_log = ChatLog("me")
     window = open_chat(host, tk_root, "bob", focus=False, log=chat_log, on_send=lambda _t: None)
-    tk_wait(tk_root, lambda: typing.has_focus(), what="focus in carol's window")
     fill(chat_log, 3)
     tk_root.update()
+    assert typing.has_focus()
     assert window.top.title() == "(3) Chat with bob"
+    window.input.event_generate("<ButtonPress-1>", x=5, y=5)  # the user clicks into it
     window.input.focus_force()
     tk_wait(tk_root, lambda: window.top.title() == "Chat with bob", what="the count cleared")
 
@@ -117,6 +119,8 @@ def test_a_window_opening_by_itself_leaves_the_keyboard_where_it_is(host, tk_roo
     typing.input.insert("end", "half a sen")
     incoming = open_chat(host, tk_root, "bob", focus=False, on_send=lambda _t: None)
     tk_root.update()
+    incoming.input.focus_force()  # as a window manager may do with a new window
+    tk_wait(tk_root, lambda: typing.has_focus(), what="the keyboard back in carol's window")
     typing.input.event_generate("<Key>", keysym="t", when="tail")
     tk_root.update()
     assert tk_root.focus_get() is typing.input

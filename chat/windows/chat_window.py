@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 WINDOW_CLASS = "Distchat"
 WIDTH, HEIGHT = 560, 540
+#: A window that opened by itself gives back a focus it got within this time.
+RETURN_FOCUS_SECONDS = 1.0
 
 
 class _InputText:
@@ -76,6 +79,8 @@ class ChatWindow:
         self._closing_left = 0.0
         self._older_job: str | None = None
         self._bottom = True
+        self._return_focus: tk.Misc | None = None
+        self._return_until = 0.0
         self._dated: tuple[str, str] | None = None  # the date line _render drew last, if any
 
         self.top = tk.Toplevel(root, class_=WINDOW_CLASS)
@@ -159,6 +164,14 @@ class ChatWindow:
         self.top.after_idle(self.scroll_to_end)
         if focus:
             self.input.focus_set()
+        else:
+            # A window manager may hand a newly mapped window the focus; if that
+            # happens right away, before the user touched this window, the
+            # keyboard goes back to where the user was typing.
+            self._return_focus = self._focused_widget()
+            self._return_until = time.monotonic() + RETURN_FOCUS_SECONDS
+            self.top.bind("<ButtonPress>", self._on_user_touch, add=True)
+            self.top.bind("<KeyPress>", self._on_user_touch, add=True)
 
     # -- keys and menus ------------------------------------------------------
 
@@ -219,7 +232,25 @@ class ChatWindow:
         self.menu.entryconfigure("Copy", state="normal" if has_selection else "disabled")
         self.menu.tk_popup(event.x_root, event.y_root)
 
+    def _focused_widget(self) -> tk.Misc | None:
+        try:
+            return self.top.focus_get()
+        except (KeyError, tk.TclError):  # the focus is in a widget tkinter does not know
+            return None
+
+    def _on_user_touch(self, _event: Any) -> None:
+        self._return_focus = None
+
     def _on_focus(self, _event: Any) -> None:
+        back, self._return_focus = self._return_focus, None
+        if (
+            back is not None
+            and time.monotonic() < self._return_until
+            and back.winfo_exists()
+            and back.winfo_toplevel() != self.top
+        ):
+            back.focus_force()
+            return
         if self.unread:
             self.unread = 0
             self.top.title(self.chat.title)
