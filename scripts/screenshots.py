@@ -212,6 +212,13 @@ def group_chat(scene: Scene, alice: Any, bob: Any, carol: Any, out: Path) -> Non
     say(scene, window_c, "Thanks! I'll pick up a copy this week.")
     scene.wait(lambda: len([s for s, _ in window_c.shown() if s == "own"]) == 1, "carol's own")
     shoot(scene, window_c, out / "group-chat.png")
+    # Carol scrolls up to read; new messages wait below, announced by the bar.
+    window_c.history.yview_scroll(-6, "units")
+    scene.settle(0.2)
+    say(scene, window_a, "Bring the book, we'll read the opening aloud.")
+    say(scene, window_a, "And snacks!")
+    scene.wait(lambda: window_c.new_bar.winfo_ismapped(), "the new-messages bar")
+    shoot(scene, window_c, out / "group-chat-new-messages.png")
 
 
 def insult_channel(scene: Scene, alice: Any, bob: Any, out: Path) -> None:
