@@ -21,6 +21,7 @@ from typing import Any
 from chat.history import Entry
 from chat.windows import style
 from chat.windows.api import Chat
+from chat.windows.history_view import HistoryView
 
 log = logging.getLogger(__name__)
 
@@ -66,22 +67,12 @@ class ChatWindow:
         self.unread = 0
         self._on_destroyed = on_destroyed
         self._fonts = style.fonts_for(root)
-        self._rendered: list[tuple[str, str, str]] = []  # (side, start mark, end mark)
-        self._status_marks: dict[int, str] = {}
-        self._marks = 0
-        self._last: Entry | None = None  # the entry shown last (at the bottom)
-        self._first: Entry | None = None  # the entry shown first (at the top)
-        self._top_date: tuple[str, str] | None = None  # marks of a date line at the very top
-        self._new = 0
         self._pin_bottom = False
         self._last_sent = ""
         self._closing_job: str | None = None
         self._closing_left = 0.0
-        self._older_job: str | None = None
-        self._bottom = True
         self._return_focus: tk.Misc | None = None
         self._return_until = 0.0
-        self._dated: tuple[str, str] | None = None  # the date line _render drew last, if any
 
         self.top = tk.Toplevel(root, class_=WINDOW_CLASS)
         self.top.title(chat.title)
@@ -94,34 +85,9 @@ class ChatWindow:
         self.frame = frame
         pane = tk.Frame(frame, background=style.BORDER, padx=1, pady=1)
         pane.grid(row=0, column=0, columnspan=2, sticky="nsew")
-        self.history = tk.Text(
-            pane,
-            wrap="word",
-            state="disabled",
-            height=18,
-            width=60,
-            padx=10,
-            pady=8,
-            relief="flat",
-            highlightthickness=0,
-            cursor="arrow",
-            font=self._fonts.text,
-            background="#ffffff",
-            selectbackground="#c2dbff",
-            inactiveselectbackground="#c2dbff",
-        )
-        scroll = ttk.Scrollbar(pane, command=self.history.yview)
-        self._scrollbar = scroll
-        self.history.configure(yscrollcommand=self._on_scrolled)
-        self.history.pack(side="left", fill="both", expand=True)
-        scroll.pack(side="right", fill="y")
-        style.configure_tags(self.history, self._fonts)
-        self.history.mark_set("ins", "1.0")
-        self.history.mark_gravity("ins", "right")
-
-        self.new_bar = ttk.Button(
-            self.history, text="", command=self.scroll_to_end, style="New.TButton", cursor="hand2"
-        )
+        self.view = HistoryView(pane, self._fonts, on_top=self._on_top)
+        self.history = self.view.text
+        self.new_bar = self.view.new_bar
 
         self.closing_bar = ttk.Frame(frame, padding=(8, 4), style="Closing.TFrame")
         self.closing_label = ttk.Label(self.closing_bar, text="", style="Closing.TLabel")
@@ -157,7 +123,7 @@ class ChatWindow:
 
         self._bind_keys()
         for entry in self.log.entries:
-            self._append(entry)
+            self.view.append(entry)
         self.log.listener = self._on_log
         if chat.read_only is not None or chat.on_send is None:
             self.set_read_only(chat.read_only or "This chat is read only.")
@@ -274,178 +240,34 @@ class ChatWindow:
         if event == "added":
             self._on_added(what)
         elif event == "prepended":
-            self._prepend(what)
+            self.view.prepend(what)
         else:
-            self._update_status(what)
+            self.view.update_status(what)
 
     def _on_added(self, entry: Entry) -> None:
-        follow = self._pin_bottom or self.at_bottom()
-        self._append(entry)
+        # Your own message always comes into view; others' only at the bottom.
+        follow = self._pin_bottom or entry.side == "own" or self.at_bottom()
         if entry.side == "own":
             self._pin_bottom = False
-            follow = True
-        if follow:
-            self.history.see("end")
-        elif style.is_message(entry):
-            self._new += 1
-            self._show_new_bar()
+        self.view.add(entry, follow)
         if entry.side == "peer" and not self.has_focus():
             self.unread += 1
             self.top.title(f"({self.unread}) {self.chat.title}")
 
-    def at_bottom(self) -> bool:
-        """True while the end of the history is in view (as the pane last reported)."""
-        return self._bottom
-
-    def _on_scrolled(self, first: str, last: str) -> None:
-        # Tk reports the view here whenever it changes; keeping it saves asking
-        # Tk (which would lay out every new line first) on each new message.
-        self._bottom = float(last) >= 0.999
-        self._scrollbar.set(first, last)
-        if float(last) >= 0.999 and self._new:
-            self._new = 0
-            self.new_bar.place_forget()
-        if float(first) <= 0.0 and self.chat.on_older is not None and self._older_job is None:
-            self._older_job = self.top.after_idle(self._ask_older)
-
-    def _ask_older(self) -> None:
-        self._older_job = None
-        if not self.closed and self.chat.on_older is not None and self._rendered:
+    def _on_top(self) -> None:
+        if not self.closed and self.chat.on_older is not None:
             self.chat.on_older()
 
-    def _show_new_bar(self) -> None:
-        n = self._new
-        self.new_bar.configure(text=f"{n} new message{'s' if n != 1 else ''} ↓")
-        self.new_bar.place(relx=0.5, rely=1.0, anchor="s", y=-8)
+    def at_bottom(self) -> bool:
+        return self.view.at_bottom()
 
     def scroll_to_end(self) -> None:
-        if self.closed:
-            return
-        self.history.yview_moveto(1.0)
-        self._new = 0
-        self.new_bar.place_forget()
-
-    def _mark(self, index: str, gravity: str = "left") -> str:
-        self._marks += 1
-        name = f"m{self._marks}"
-        self.history.mark_set(name, index)
-        self.history.mark_gravity(name, gravity)
-        return name
-
-    def _render(self, entry: Entry, prev: Entry | None, at: str) -> tuple[str, str, str] | None:
-        """Insert ``entry`` at index ``at`` ("end", or the right-gravity mark "ins")."""
-        h = self.history
-        pos = "end-1c" if at == "end" else at  # a mark cannot sit after the final newline
-        date_marks = None
-        dated = style.needs_date(entry, prev)
-        if dated:
-            start = self._mark(pos)
-            h.insert(at, style.date_text(entry.ts) + "\n", ("date",))
-            date_marks = (start, self._mark(pos))
-            h.mark_gravity(start, "right")
-        if entry.side in ("own", "peer"):
-            side = entry.side
-            if style.needs_header(entry, prev, dated):
-                if side == "own":
-                    h.insert(
-                        at,
-                        "You",
-                        (side, "head", "name"),
-                        f" · {entry.clock}\n",
-                        (side, "head", "meta"),
-                    )
-                else:
-                    name_tags = (side, "head", "name", style.colour_tag(entry.sender_id))
-                    h.insert(
-                        at,
-                        entry.sender_name,
-                        name_tags,
-                        f" · {entry.clock}\n",
-                        (side, "head", "meta"),
-                    )
-            start = self._mark(pos)
-            h.insert(at, entry.text, (side, "body"))
-            end = self._mark(pos)
-            if side == "own" and entry.msg_id:
-                status = self._mark(pos)
-                self._status_marks[id(entry)] = status
-                h.insert(at, _status_text(entry), _status_tags(entry))
-            h.insert(at, "\n", (side, "body"))
-        elif entry.side == "notice":
-            start = self._mark(pos)
-            h.insert(at, entry.text, ("notice",))
-            end = self._mark(pos)
-            h.insert(at, f" · {entry.clock}\n", ("notice",))
-        else:
-            start = self._mark(pos)
-            h.insert(at, f"──── {entry.text} ────", ("separator",))
-            end = self._mark(pos)
-            h.insert(at, "\n", ("separator",))
-        h.mark_gravity(start, "right")  # text put in above never slips in behind it
-        self._dated = date_marks
-        return (entry.side, start, end)
-
-    def _append(self, entry: Entry) -> None:
-        h = self.history
-        h.configure(state="normal")
-        top_was_empty = not self._rendered
-        self._rendered.append(self._render(entry, self._last, "end"))
-        if top_was_empty:
-            self._first = entry
-            self._top_date = self._dated
-        self._last = entry
-        h.configure(state="disabled")
-
-    def _prepend(self, page: list[Entry]) -> None:
-        """Put older entries above, keeping the view where the reader is."""
-        if not page:
-            return
-        h = self.history
-        at_bottom = self.at_bottom()
-        anchor = self._mark("@0,0", "right")
-        h.configure(state="normal")
-        h.mark_set("ins", "1.0")
-        old_first, old_top_date = self._first, self._top_date
-        rendered = []
-        prev: Entry | None = None
-        top_date = None
-        for index, entry in enumerate(page):
-            rendered.append(self._render(entry, prev, "ins"))
-            if index == 0:
-                top_date = self._dated
-            prev = entry
-        self._rendered[:0] = rendered
-        self._first, self._top_date = page[0], top_date
-        if old_first is None:
-            self._last = page[-1]
-        else:
-            # Where the page meets what was shown, the day line must tell the truth.
-            same_day = style.day_of(page[-1].ts) == style.day_of(old_first.ts)
-            if same_day and old_top_date is not None:
-                h.delete(old_top_date[0], old_top_date[1])
-            elif not same_day and old_top_date is None and old_first.side != "separator":
-                h.insert("ins", style.date_text(old_first.ts) + "\n", ("date",))
-        h.configure(state="disabled")
-        if at_bottom:
-            h.yview_moveto(1.0)
-        else:
-            h.yview(anchor)
-        h.mark_unset(anchor)
-
-    def _update_status(self, entry: Entry) -> None:
-        mark = self._status_marks.get(id(entry))
-        if mark is None:
-            return
-        h = self.history
-        h.configure(state="normal")
-        h.delete(mark, f"{mark} lineend")
-        h.insert(mark, _status_text(entry), _status_tags(entry))
-        h.configure(state="disabled")
+        if not self.closed:
+            self.view.scroll_to_end()
 
     def shown(self) -> list[tuple[str, str]]:
         """(side, text) of every message, notice and separator, top to bottom, as displayed."""
-        h = self.history
-        return [(side, h.get(start, end)) for side, start, end in self._rendered]
+        return self.view.shown()
 
     # -- input ---------------------------------------------------------------
 
@@ -559,23 +381,10 @@ class ChatWindow:
             return
         self.closed = True
         self.cancel_closing()
+        self.view.cancel()
         if self.log.listener == self._on_log:
             self.log.listener = None
         with contextlib.suppress(tk.TclError):
             self.top.destroy()
         if self._on_destroyed is not None:
             self._on_destroyed(self)
-
-
-def _status_text(entry: Entry) -> str:
-    if entry.status == "failed":
-        return "  ✗ not delivered"
-    if entry.status == "sending":
-        return "  …"
-    return ""
-
-
-def _status_tags(entry: Entry) -> tuple[str, ...]:
-    return (
-        ("own", "body", "meta", "failed") if entry.status == "failed" else ("own", "body", "meta")
-    )
