@@ -68,6 +68,8 @@ def test_scrolling_up_reaches_the_first_of_two_thousand_with_nothing_missing_or_
     assert texts(window) == [f"old {n}" for n in range(2000)]
     cut = separator_at(window)
     assert [side for side, _ in window.shown()[:cut]] == ["peer"] * 2000
+    # One run of one writer: one header, however many pages it came in.
+    assert window.history.get("1.0", "end").count("writer · ") == 1
     # Nothing below the first message: scrolling up again asks for nothing more.
     window.history.yview_moveto(0)
     tk_root.update()

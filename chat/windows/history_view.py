@@ -41,6 +41,8 @@ class HistoryView:
         self._first: Entry | None = None  # the entry shown first (at the top)
         self._top_date: tuple[str, str] | None = None  # marks of a date line at the very top
         self._dated: tuple[str, str] | None = None  # the date line _render drew last, if any
+        self._headed: tuple[str, str] | None = None  # the header _render drew last, if any
+        self._top_head: tuple[str, str] | None = None  # marks of the first entry's header
         self._new = 0
         self._bottom = True
         self._top_job: str | None = None
@@ -141,9 +143,11 @@ class HistoryView:
             h.insert(at, style.date_text(entry.ts) + "\n", ("date",))
             date_marks = (start, self._mark(pos))
             h.mark_gravity(start, "right")
+        head_marks = None
         if entry.side in ("own", "peer"):
             side = entry.side
             if style.needs_header(entry, prev, dated):
+                head_start = self._mark(pos)
                 if side == "own":
                     h.insert(
                         at,
@@ -161,6 +165,8 @@ class HistoryView:
                         f" · {entry.clock}\n",
                         (side, "head", "meta"),
                     )
+                head_marks = (head_start, self._mark(pos))
+                h.mark_gravity(head_start, "right")
             start = self._mark(pos)
             h.insert(at, entry.text, (side, "body"))
             end = self._mark(pos)
@@ -180,7 +186,7 @@ class HistoryView:
             end = self._mark(pos)
             h.insert(at, "\n", ("separator",))
         h.mark_gravity(start, "right")  # text put in above never slips in behind it
-        self._dated = date_marks
+        self._dated, self._headed = date_marks, head_marks
         return (entry.side, start, end)
 
     def append(self, entry: Entry) -> None:
@@ -190,7 +196,7 @@ class HistoryView:
         self._rendered.append(self._render(entry, self._last, "end"))
         if top_was_empty:
             self._first = entry
-            self._top_date = self._dated
+            self._top_date, self._top_head = self._dated, self._headed
         self._last = entry
         h.configure(state="disabled")
 
@@ -203,17 +209,17 @@ class HistoryView:
         anchor = self._mark("@0,0", "right")
         h.configure(state="normal")
         h.mark_set("ins", "1.0")
-        old_first, old_top_date = self._first, self._top_date
+        old_first, old_top_date, old_top_head = self._first, self._top_date, self._top_head
         rendered = []
         prev: Entry | None = None
-        top_date = None
+        top_date = top_head = None
         for index, entry in enumerate(page):
             rendered.append(self._render(entry, prev, "ins"))
             if index == 0:
-                top_date = self._dated
+                top_date, top_head = self._dated, self._headed
             prev = entry
         self._rendered[:0] = rendered
-        self._first, self._top_date = page[0], top_date
+        self._first, self._top_date, self._top_head = page[0], top_date, top_head
         if old_first is None:
             self._last = page[-1]
         else:
@@ -223,6 +229,11 @@ class HistoryView:
                 h.delete(old_top_date[0], old_top_date[1])
             elif not same_day and old_top_date is None and old_first.side != "separator":
                 h.insert("ins", style.date_text(old_first.ts) + "\n", ("date",))
+            # ...and a run of one sender across it keeps a single header.
+            if old_top_head is not None and not style.needs_header(
+                old_first, page[-1], not same_day
+            ):
+                h.delete(old_top_head[0], old_top_head[1])
         h.configure(state="disabled")
         if at_bottom:
             h.yview_moveto(1.0)
