@@ -74,3 +74,20 @@ def test_scrolling_up_reaches_the_first_of_two_thousand_with_nothing_missing_or_
     window.history.yview_moveto(0)
     tk_root.update()
     assert texts(window)[:1] == ["old 0"] and len(texts(window)) == 2000
+
+
+def test_comings_and_goings_at_the_end_do_not_leave_the_window_empty(
+    members,  # noqa: F811
+    tk_root,
+    namespace,
+):
+    make_history(members, tk_root, namespace, "busy", 200)
+    kinds = ["join", "leave"] * 80  # 160 notices: more than a page of them
+    notices = [ChatMessage(f"v{n}", f"visitor{n}", "busy", "", kind=k) for n, k in enumerate(kinds)]
+    raw_publish(Names(namespace).groups_exchange, "busy", [m.encode() for m in notices])
+    bob = members("bob")
+    _, window = bob.join(tk_root, "busy", kind="persistent")
+    tk_wait(tk_root, lambda: separator_at(window) is not None, what="the separator", timeout=15)
+    tk_wait(tk_root, lambda: len(texts(window)) >= 50, what="a window's worth of messages")
+    assert texts(window) == [f"old {n}" for n in range(200 - len(texts(window)), 200)]
+    assert "visitor" not in window.history.get("1.0", "end")

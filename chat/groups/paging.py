@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 #: Messages per page: more than a window shows at once, few enough to read in
 #: a few milliseconds.
 PAGE = 100
+#: Joining reads pages until at least this many messages are shown (or the
+#: first one is): a window's worth, however many notices lie in between.
+FIRST_SCREEN = 50
 #: A page that is not complete by then is handed over as it is.
 PAGE_TIMEOUT = 10.0
 

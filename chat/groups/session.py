@@ -105,6 +105,7 @@ class GroupSession:
         #: as soon as the first live offset is known).
         self._loading = kind == "persistent"
         self._page_seq = 0
+        self._history_shown = 0
         self._history_ready = kind == "transient"
         self._holding = False  # live messages wait for the newest page of history
         self._held: list[ChatMessage] = []
@@ -276,10 +277,12 @@ class GroupSession:
                 continue
             if msg.kind == "text" and msg.chat == self.name:
                 older.append((msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts))
-        shown = self.log.older(older)
-        if not shown and not self._at_start:
-            self.load_older()  # only comings and goings on this page: the next one
-            return
+        self._history_shown += len(self.log.older(older))
+        if not self._at_start and self._history_shown < paging.FIRST_SCREEN:
+            # Mostly comings and goings on this page: fill the window first.
+            self.load_older()
+            if not self._history_shown:
+                return
         if not self._history_ready:
             self._history_ready = True
             if self._holding:
