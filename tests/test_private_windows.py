@@ -70,3 +70,29 @@ def test_a_chat_started_again_shows_the_earlier_conversation(make_client, tk_roo
         "first time",
         "second time",
     ]
+
+
+def test_an_incoming_chat_does_not_take_the_keyboard(make_client, spawn, tk_root):  # noqa: F811
+    bob, carol = make_client("bob"), make_client("carol")
+    bob.chats.open_with(carol.me)
+    typing = window_of(tk_root, bob, carol)
+    typing.input.focus_force()
+    tk_wait(tk_root, typing.has_focus, what="bob typing to carol")
+    typing.input.insert("end", "half a sen")
+    alice = spawn("alice")  # another client, in its own process, starts a chat with bob
+    alice.choose("1")
+    alice.expect("Chat with whom")
+    alice.child.sendline(bob.me.id)
+    incoming = tk_wait(
+        tk_root,
+        lambda: next(
+            (w for w in bob.client.windows.open_windows() if "alice" in w.chat.title), None
+        ),
+        what="the window that popped up in bob's client",
+    )
+    tk_root.update()
+    assert typing.has_focus() and not incoming.has_focus()
+    assert incoming.shown()[0] == ("notice", "alice started a chat with you")
+    typing.input.event_generate("<Key>", keysym="t", when="tail")
+    tk_root.update()
+    assert incoming.text_var.get() == ""
