@@ -242,7 +242,11 @@ class GroupManager:
                 on_older=session.load_older if session.kind == "persistent" else None,
             )
         )
-        session.on_status = lambda text: self.client.windows.status(key, text)
+        windows = self.client.windows
+        session.on_status = lambda text: windows.status(key, text)
+        session.on_connection = lambda lost, text: (windows.lost if lost else windows.back)(
+            key, text
+        )
 
     def _present(self, name: str) -> None:
         session = self.session(name)
@@ -250,7 +254,7 @@ class GroupManager:
             self._open_window(session)
 
     def _on_window_closed(self, session: GroupSession) -> None:
-        session.on_status = None
+        session.on_status = session.on_connection = None
         self._forget(session)
         session.close(wait=False)
 
@@ -274,7 +278,7 @@ class GroupManager:
         for name in sorted(left | {session.name for session in sessions}):
             self._forget_membership(name)  # at exit waiting for Redis is fine
         for session in sessions:
-            session.on_status = None
+            session.on_status = session.on_connection = None
             session.close(wait=True)
 
 

@@ -112,6 +112,9 @@ class GroupSession:
         self._pending: dict[str, _Pending] = {}
         #: Shows a short status under the input (the window's status line), if set.
         self.on_status: Callable[[str], None] | None = None
+        #: Shows "connection lost" (True) or "back" (False) notices, if set;
+        #: else they go straight into the log.
+        self.on_connection: Callable[[bool, str], None] | None = None
         self._marker_id = ""
 
     @property
@@ -400,7 +403,7 @@ class GroupSession:
     def _show_lost(self) -> None:
         if self.closed:
             return
-        self.log.notice(LOST)
+        self._connection_notice(True, LOST)
         # A publish under way when the connection dropped may never be answered.
         for pending in list(self._pending.values()):
             if pending.confirmed:  # the broker has it; its copy to us was lost with the queue
@@ -410,9 +413,15 @@ class GroupSession:
             else:
                 self._fail(pending)
 
+    def _connection_notice(self, lost: bool, text: str) -> None:
+        if self.on_connection is not None:
+            self.on_connection(lost, text)
+        else:
+            self.log.notice(text)
+
     def _show_back(self) -> None:
         if not self.closed:
-            self.log.notice(BACK_TRANSIENT if self.kind == "transient" else BACK)
+            self._connection_notice(False, BACK_TRANSIENT if self.kind == "transient" else BACK)
             if self._loading:  # the page channel went with the old connection
                 self._loading = False
                 self._page_seq += 1
