@@ -179,7 +179,8 @@ class HistoryView:
             start = self._mark(pos)
             h.insert(at, entry.text, ("notice",))
             end = self._mark(pos)
-            h.insert(at, f" · {entry.clock}\n", ("notice",))
+            joiner = "  " if entry.text.endswith((".", "!", "?", "…")) else " · "
+            h.insert(at, f"{joiner}{entry.clock}\n", ("notice",))
         else:
             start = self._mark(pos)
             h.insert(at, f"──── {entry.text} ────", ("separator",))
