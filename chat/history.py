@@ -32,7 +32,15 @@ class Entry:
 
     @property
     def clock(self) -> str:
-        return time.strftime("%H:%M", time.localtime(self.ts))
+        return time.strftime("%H:%M", local_time(self.ts))
+
+
+def local_time(ts: float) -> time.struct_time:
+    """``time.localtime(ts)``, or now for a time no calendar holds (a sender's bad clock)."""
+    try:
+        return time.localtime(ts)
+    except (OverflowError, ValueError, OSError):
+        return time.localtime()
 
 
 #: ``listener(event, what)``: ("added", entry), ("updated", entry), or

@@ -249,3 +249,19 @@ def test_headers_once_per_run_and_a_date_line_over_older_days(host, tk_root):
         t for t in carol_tags if t.startswith("c")
     ]
     assert window.history.tag_cget("name", "font")  # bold names
+
+
+def test_a_time_no_calendar_holds_is_shown_as_now(host, tk_root):
+    chat_log = ChatLog("me")
+    chat_log.message("b0b", "bob", "from a broken clock", "x1", ts=1e300)
+    chat_log.message("b0b", "bob", "and another", "x2", ts=float("nan"))
+    window = open_chat(host, tk_root, "bob", log=chat_log, on_send=lambda _t: None)
+    chat_log.older([("c4r", "carol", "older, also broken", "y1", -1e300)])
+    chat_log.message("b0b", "bob", "fine", "x3")
+    tk_root.update()
+    assert [t for _s, t in window.shown()] == [
+        "older, also broken",
+        "from a broken clock",
+        "and another",
+        "fine",
+    ]

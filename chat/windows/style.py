@@ -11,7 +11,7 @@ import zlib
 from tkinter import font as tkfont
 from tkinter import ttk
 
-from chat.history import Entry
+from chat.history import Entry, local_time
 
 #: Consecutive messages from one sender within this many seconds share one header.
 RUN_SECONDS = 5 * 60
@@ -45,7 +45,7 @@ def colour_of(sender_id: str) -> str:
 
 
 def day_of(ts: float) -> tuple[int, int, int]:
-    t = time.localtime(ts)
+    t = local_time(ts)
     return (t.tm_year, t.tm_mon, t.tm_mday)
 
 
@@ -57,9 +57,9 @@ def date_text(ts: float, now: float | None = None) -> str:
         return "Today"
     if day == day_of(now - 86400):
         return "Yesterday"
-    t = time.localtime(ts)
+    t = local_time(ts)
     text = time.strftime("%A %d %B", t)
-    return text if t.tm_year == time.localtime(now).tm_year else f"{text} {t.tm_year}"
+    return text if t.tm_year == local_time(now).tm_year else f"{text} {t.tm_year}"
 
 
 def is_message(entry: Entry | None) -> bool:
