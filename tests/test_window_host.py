@@ -265,3 +265,15 @@ def test_a_time_no_calendar_holds_is_shown_as_now(host, tk_root):
         "and another",
         "fine",
     ]
+
+
+def test_features_reach_the_host_without_tkinter():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import chat.windows.api, chat.private.manager, chat.groups.manager, "
+        "chat.insults; print('tkinter' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
