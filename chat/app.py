@@ -235,6 +235,9 @@ class App:
             identity=identity,
             known_peers=known_peers,
         )
+        from chat.windows.host import TkWindowHost
+
+        client.windows = TkWindowHost(self.root)
         self.client = client
         self.features = build_features(client)
         for feature in self.features:
@@ -331,6 +334,8 @@ class App:
         leaving = threading.Thread(target=self._deregister, name="deregister", daemon=True)
         leaving.start()
         close_all(self.features)
+        if self.client is not None and self.client.windows is not None:
+            self.client.windows.close_all()
         leaving.join(max(0.0, DEREGISTER_WAIT - (time.monotonic() - started)))
         if self.server is not None:
             self.server.stop(grace=0.2)

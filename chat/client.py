@@ -11,6 +11,7 @@ from chat.identity import Identity
 from chat.known_peers import KnownPeers
 from chat.terminal import Terminal
 from chat.ui import UiQueue
+from chat.windows.api import WindowHost
 from nameserver.registry import ClientRecord, Registry
 
 
@@ -37,3 +38,5 @@ class Client:
     identity: Identity | None = None
     #: The keys seen before for each username (trust on first use).
     known_peers: KnownPeers | None = None
+    #: Every chat window goes through this host (UI thread only); see chat.windows.api.
+    windows: WindowHost | None = None

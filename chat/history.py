@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from chat.textsafe import for_window
 from chat.textsafe import name as safe_name
@@ -41,7 +41,17 @@ class Entry:
             return "--:--"
 
 
-Listener = Callable[[str, Entry], None]  # ("added" | "updated", entry)
+def local_time(ts: float) -> time.struct_time:
+    """``time.localtime(ts)``, or now for a time no calendar holds (a sender's bad clock)."""
+    try:
+        return time.localtime(ts)
+    except (OverflowError, ValueError, OSError):
+        return time.localtime()
+
+
+#: ``listener(event, what)``: ("added", entry), ("updated", entry), or
+#: ("prepended", list of entries, oldest first, now above all the others).
+Listener = Callable[[str, Any], None]
 
 
 class ChatLog:
@@ -55,11 +65,7 @@ class ChatLog:
         self.listener: Listener | None = None
 
     def _add(self, entry: Entry) -> Entry:
-        # Names and texts come from other clients: no control characters or
-        # direction overrides reach a window.
-        entry.text = for_window(entry.text)
-        entry.sender_name = safe_name(entry.sender_name)
-        self.entries.append(entry)
+        self.entries.append(_made_safe(entry))
         if self.listener is not None:
             self.listener("added", entry)
         return entry
@@ -86,6 +92,26 @@ class ChatLog:
             self._by_id[msg_id] = entry
         return self._add(entry)
 
+    def older(self, messages: list[tuple[str, str, str, str, float]]) -> list[Entry]:
+        """Put a page of older messages above everything shown, oldest first.
+
+        Each item is ``(sender_id, sender_name, text, msg_id, ts)``. A message
+        shown already is left out. Returns the entries that went in.
+        """
+        page: list[Entry] = []
+        for sender_id, sender_name, text, msg_id, ts in messages:
+            key = (sender_id, msg_id)
+            if msg_id and key in self._seen:
+                continue
+            self._seen.add(key)
+            side: Side = "own" if sender_id == self.own_id else "peer"
+            page.append(_made_safe(Entry(side, text, ts, sender_name, sender_id, msg_id)))
+        if page:
+            self.entries[:0] = page
+            if self.listener is not None:
+                self.listener("prepended", page)
+        return page
+
     def notice(self, text: str, ts: float | None = None) -> Entry:
         return self._add(Entry("notice", text, time.time() if ts is None else ts))
 
@@ -104,3 +130,11 @@ class ChatLog:
 
     def texts(self, side: Side | None = None) -> list[str]:
         return [e.text for e in self.entries if side is None or e.side == side]
+
+
+def _made_safe(entry: Entry) -> Entry:
+    """Names and texts come from other clients: no control characters or
+    direction overrides reach a window, whichever way an entry goes in."""
+    entry.text = for_window(entry.text)
+    entry.sender_name = safe_name(entry.sender_name)
+    return entry

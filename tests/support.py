@@ -154,8 +154,9 @@ class TestClient:
     port 0) and UI queue, and the real features from ``chat.wiring`` (all of
     them, or those named in ``keys``; or whatever ``make`` builds). The UI
     queue is drained by the Tk ``root`` when one is given (windows open for
-    real), or by a thread of its own with ``drain=True`` (no windows), or
-    not at all. The terminal is a script: :meth:`type` gives it lines.
+    real, through a window host of its own), or by a thread of its own with
+    ``drain=True`` (no windows), or not at all. The terminal is a script:
+    :meth:`type` gives it lines.
     """
 
     __test__ = False  # a helper, not a test class
@@ -207,6 +208,10 @@ class TestClient:
             identity=self.identity,
             known_peers=self.known_peers,
         )
+        if root is not None:
+            from chat.windows.host import TkWindowHost
+
+            self.client.windows = TkWindowHost(root)
         self.features = make(self.client) if make is not None else build_features(self.client, keys)
         for feature in self.features:
             feature.start()
@@ -255,6 +260,8 @@ class TestClient:
             return
         self._closed = True
         close_all(self.features)
+        if self.client.windows is not None:
+            self.client.windows.close_all()
         self.server.stop(None)
         self._draining = False
         if self.pump is not None:

@@ -86,6 +86,15 @@ def test_sessions_take_any_frames_and_always_end_cleanly(incoming, expect_hello,
     assert recorder.ended == [recorder.ended[0]] and session.done.is_set()
 
 
+def assert_safe(window) -> None:
+    """The window's title and text hold no control character, and it still draws."""
+    title = window.top.title()
+    assert "\x1b" not in title and "\u202e" not in title and len(title) <= 80
+    window.shown()
+    shown = window.history.get("1.0", "end")
+    assert "\x1b" not in shown and "\u202e" not in shown
+
+
 def test_a_client_takes_hostile_streams_and_still_chats(make_client, tk_root):
     alice, bob = make_client("alice"), make_client("bob")
     streams = [0]
@@ -110,6 +119,8 @@ def test_a_client_takes_hostile_streams_and_still_chats(make_client, tk_root):
         finally:
             channel.close()
         tk_root.update()
+        for window in private_tests.private_windows(alice):  # every window still draws
+            assert_safe(window)
 
     stream()
     assert streams[0] == 25
@@ -117,7 +128,5 @@ def test_a_client_takes_hostile_streams_and_still_chats(make_client, tk_root):
     theirs = private_tests.window_of(tk_root, alice, bob, timeout=15)
     private_tests.type_and_send(private_tests.window_of(tk_root, bob, alice), "still chatting")
     tk_wait(tk_root, lambda: ("peer", "still chatting") in theirs.shown(), what="the text")
-    for window in alice.chats._windows:
-        if window.top.winfo_exists():
-            title = window.top.title()
-            assert "\x1b" not in title and "\u202e" not in title and len(title) <= 80
+    for window in private_tests.private_windows(alice):
+        assert_safe(window)

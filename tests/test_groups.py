@@ -18,6 +18,7 @@ import pytest
 
 from chat.config import Config
 from chat.errors import UserError
+from chat.groups.manager import chat_key
 from chat.groups.model import check_group_name
 from chat.groups.session import BACK, BACK_TRANSIENT, LOST, NOT_CONNECTED, SEPARATOR
 from chat.topology import Names
@@ -27,7 +28,7 @@ from nameserver.keys import Keys
 from nameserver.members import GroupMembers
 from nameserver.registry import Registry
 from tests.conftest import AMQP_URL
-from tests.support import TestClient, tk_wait
+from tests.support import TestClient, tk_wait, wait_for
 
 
 class Member(TestClient):
@@ -40,8 +41,11 @@ class Member(TestClient):
     def join(self, root, group: str, mode: str = "connect", kind: str = "transient"):
         """Join and wait for the window; returns (session, window)."""
         session = self.groups.join(group, mode, kind)  # type: ignore[arg-type]
-        window = tk_wait(root, lambda: self.groups.window(group), what=f"{group} window")
+        window = tk_wait(root, lambda: self.window(group), what=f"{group} window")
         return session, window
+
+    def window(self, group: str) -> ChatWindow | None:
+        return self.client.windows.window(chat_key(group))
 
 
 @pytest.fixture
@@ -74,6 +78,16 @@ def messages(window: ChatWindow) -> list[tuple[str, str]]:
 
 def texts(window: ChatWindow) -> list[str]:
     return [text for _side, text in messages(window)]
+
+
+def scroll_to_first(root, window: ChatWindow, first: str, timeout: float = 30) -> None:
+    """Scroll to the top again and again, as a reader does, until ``first`` is shown."""
+
+    def scroll_up() -> None:
+        window.history.yview_moveto(0)
+        root.update()
+
+    wait_for(lambda: first in texts(window), timeout, f"{first!r} after scrolling", scroll_up)
 
 
 def separator_at(window: ChatWindow) -> int | None:
@@ -216,7 +230,7 @@ def test_leaving_leaves_no_queue_and_the_others_see_it(members, tk_root, namespa
     tk_wait(tk_root, lambda: in_hall("hall") == [alice.id], what="bob out of the name server")
     tk_wait(tk_root, lambda: not queue_exists(sb.queue), what="bob's queue gone")
 
-    alice.close()  # alice quits the client
+    alice.close()  # alice quits the client (its windows close with it)
     assert alice.groups.joined() == []
     assert in_hall("hall") == []
     assert wa.closed
@@ -281,6 +295,7 @@ def test_history_then_separator_then_live_without_duplicates(members, tk_root, n
     bob = members("bob")
     _, wb = bob.join(tk_root, "log", kind="persistent")
     tk_wait(tk_root, lambda: separator_at(wb) is not None, what="the separator", timeout=15)
+    scroll_to_first(tk_root, wb, "m0")
     shown = wb.shown()
     cut = separator_at(wb)
     assert SEPARATOR in shown[cut][1]
@@ -294,6 +309,7 @@ def test_history_then_separator_then_live_without_duplicates(members, tk_root, n
     tk_wait(tk_root, lambda: texts(wb)[-1:] == ["live one"], what="live message")
     tk_wait(tk_root, lambda: texts(wc)[-1:] == ["live one"], what="own live message")
     assert texts(wb) == [f"m{n}" for n in range(200)] + ["live one"]
+    scroll_to_first(tk_root, wc, "m0")
     assert texts(wc) == texts(wb)
     after = wb.shown()[cut + 1 :]
     assert ("peer", "live one") in after
@@ -328,7 +344,9 @@ def test_leaving_in_the_middle_of_a_long_history_keeps_the_connection(members, t
     bob.client.broker.add_listener(lambda: drops.append("lost"))
     _, big = bob.join(tk_root, "big", kind="persistent")
     tk_wait(tk_root, lambda: len(messages(big)) > 0, what="the history to start")
-    big.close()  # while the rest of the history is still arriving
+    big.history.yview_moveto(0)
+    tk_root.update()
+    big.close()  # while an older page of the history is still arriving
 
     alice = members("alice")
     _, wa = alice.join(tk_root, "side")
@@ -370,13 +388,13 @@ def test_menu_flow_creates_once_then_joins_as_it_is(members, tk_root, registry):
     assert "Created the persistent group club." in said
     record = registry.get_group("club")
     assert (record.kind, record.creator_id) == ("persistent", alice.id)
-    window = tk_wait(tk_root, lambda: alice.groups.window("club"), what="alice's window")
+    window = tk_wait(tk_root, lambda: alice.window("club"), what="alice's window")
     assert window.top.title() == "Group club · connected · persistent"
 
     flow = run_menu(bob, ["club", "s"], tk_root)
     tk_wait(tk_root, lambda: not flow.is_alive(), what="bob's menu flow", timeout=10)
     assert "club is a persistent group; joining it as it is." in bob.out.getvalue()
-    window = tk_wait(tk_root, lambda: bob.groups.window("club"), what="bob's window")
+    window = tk_wait(tk_root, lambda: bob.window("club"), what="bob's window")
     assert window.top.title() == "Group club · subscribed · persistent"
 
     flow = run_menu(bob, ["club"], tk_root)

@@ -71,7 +71,7 @@ def test_a_group_without_a_record_but_with_history_is_joined_as_persistent(
 ):
     alice, bob = members("alice"), members("bob")
     _create(alice, "club", tk_root)
-    window = tk_wait(tk_root, lambda: alice.groups.window("club"), what="alice's window")
+    window = tk_wait(tk_root, lambda: alice.window("club"), what="alice's window")
     send(tk_root, window, "kept for later")
     tk_wait(tk_root, lambda: "kept for later" in texts(window), what="the text back")
     alice.groups.close_all()  # nobody is left to write the record back
@@ -80,7 +80,7 @@ def test_a_group_without_a_record_but_with_history_is_joined_as_persistent(
     tk_wait(tk_root, lambda: not flow.is_alive(), what="bob's menu flow", timeout=15)
     assert "club is a persistent group; joining it as it is." in bob.out.getvalue()
     assert registry.get_group("club").kind == "persistent"
-    theirs = tk_wait(tk_root, lambda: bob.groups.window("club"), what="bob's window")
+    theirs = tk_wait(tk_root, lambda: bob.window("club"), what="bob's window")
     tk_wait(tk_root, lambda: "kept for later" in texts(theirs), what="the history")
 
 

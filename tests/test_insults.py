@@ -15,7 +15,7 @@ import pika
 import pytest
 
 from chat.broker import Broker
-from chat.insults import InsultFeature
+from chat.insults import KEY, InsultFeature
 from chat.insults.channel import InsultChannel
 from chat.topology import Names
 from chat.wire import ChatMessage
@@ -264,7 +264,7 @@ def test_the_window_shows_received_insults_and_is_the_connection(
     bob = listeners("bob")
     try:
         feature.run_menu()
-        window = tk_wait(tk_root, lambda: feature.window, what="the window")
+        window = tk_wait(tk_root, lambda: client.client.windows.window(KEY), what="the window")
         assert window.top.title() == "Insult channel"
         assert "open in its own window" in client.term.out.getvalue()
 
@@ -309,7 +309,7 @@ def test_the_window_shows_received_insults_and_is_the_connection(
         feature.run_menu()
         assert "already open" in client.term.out.getvalue()
         tk_root.update()
-        assert feature.window is window
+        assert client.client.windows.window(KEY) is window
 
         # Closing the window stops listening: an insult now waits in the queue.
         window.close()
@@ -318,7 +318,9 @@ def test_the_window_shows_received_insults_and_is_the_connection(
         assert queue_state(broker, namespace) == (1, 0)
 
         feature.run_menu()
-        window = tk_wait(tk_root, lambda: feature.window, what="the window again")
+        window = tk_wait(
+            tk_root, lambda: client.client.windows.window(KEY), what="the window again"
+        )
         tk_wait(tk_root, lambda: ("peer", "Go and boil your bottom") in window.shown())
         assert ("peer", "Your mother was a hamster") in window.shown()  # kept from before
 

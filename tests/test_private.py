@@ -65,24 +65,16 @@ def make_client(config, registry, tk_root) -> Iterator[Callable[..., InProcess]]
 def windows(tk_root, client: InProcess) -> dict[str, object]:
     """Title -> window of every chat window ``client`` shows."""
     tk_root.update()
-    found = {}
-    for conversation in _all_conversations(client):
-        window = conversation.window
-        if window is not None and not window.closed:
-            found[window.top.title()] = window
-    return found
+    return {window.chat.title: window for window in client.client.windows.open_windows()}
 
 
-def _all_conversations(client: InProcess):
-    # Conversations stay reachable through their windows' logs even after the
-    # manager forgets them, so tests follow them from the moment they appear.
-    with client.chats._lock:
-        current = list(client.chats._chats.values())
-    known = client.__dict__.setdefault("known", [])
-    for conversation in current:
-        if conversation not in known:
-            known.append(conversation)
-    return known
+def private_windows(client: InProcess) -> list:
+    """Every open private chat window of ``client`` (UI thread)."""
+    return [
+        window
+        for window in client.client.windows.open_windows()
+        if window.chat.key.startswith("private:")
+    ]
 
 
 def window_of(tk_root, client: InProcess, peer: InProcess, timeout: float = 5.0):
@@ -131,8 +123,9 @@ def open_to_process(tk_root, alice: InProcess, registry, callee) -> object:
     )
 
 
-def wait_disconnected(tk_root, window, peer: str, timeout: float, what: str) -> None:
-    tk_wait(tk_root, lambda: ("notice", f"{peer} disconnected") in window.shown(), timeout, what)
+def wait_lost(tk_root, window, peer: str, timeout: float, what: str) -> None:
+    notice = ("notice", f"connection to {peer} lost")
+    tk_wait(tk_root, lambda: notice in window.shown(), timeout, what)
 
 
 def test_both_windows_open_and_text_appears_left_and_right(make_client, tk_root):
@@ -227,7 +220,7 @@ def test_closing_a_window_shows_the_notice_and_closes_the_other(make_client, tk_
     mine.close()
     tk_wait(
         tk_root,
-        lambda: ("notice", "alice disconnected") in theirs.shown(),
+        lambda: ("notice", "alice left the chat") in theirs.shown(),
         what="the disconnect notice in bob's window",
     )
     assert str(theirs.input.cget("state")) == "disabled"
@@ -247,7 +240,7 @@ def test_exit_says_goodbye_on_every_chat(make_client, tk_root):
     alice.close()
     tk_wait(
         tk_root,
-        lambda: ("notice", "alice disconnected") in theirs.shown(),
+        lambda: ("notice", "alice left the chat") in theirs.shown(),
         what="the disconnect notice after alice exits",
     )
     tk_wait(tk_root, lambda: theirs.closed, what="bob's window closing by itself")
@@ -373,7 +366,9 @@ def test_messages_on_a_breaking_stream_are_marked_not_delivered(make_client, tk_
         )
         for n in range(3):
             type_and_send(window, f"lost {n}")
-        tk_wait(tk_root, lambda: ("notice", "dropper disconnected") in window.shown(), what="end")
+        tk_wait(
+            tk_root, lambda: ("notice", "connection to dropper lost") in window.shown(), what="end"
+        )
         assert [e.status for e in window.log.entries if e.side == "own"] == ["failed"] * 3
         assert window.history.get("1.0", "end").count("not delivered") == 3
     finally:
@@ -388,7 +383,7 @@ def test_killed_peer_process_is_noticed_within_five_seconds(make_client, spawn, 
     tk_wait(tk_root, lambda: "…" not in mine.history.get("1.0", "end"), what="bob's ack")
     bob.kill()
     killed = time.monotonic()
-    wait_disconnected(tk_root, mine, "bob", 5, "the disconnect notice within 5 s of SIGKILL")
+    wait_lost(tk_root, mine, "bob", 5, "the disconnect notice within 5 s of SIGKILL")
     assert time.monotonic() - killed < 5
     assert str(mine.input.cget("state")) == "disabled"
 
@@ -404,7 +399,7 @@ def test_a_real_client_process_opens_a_chat_from_its_menu(make_client, spawn, tk
     assert bob.exit_status() == 0
     tk_wait(
         tk_root,
-        lambda: ("notice", "bob disconnected") in theirs.shown(),
+        lambda: ("notice", "bob left the chat") in theirs.shown(),
         what="the goodbye of a client that exits",
     )
 
@@ -414,7 +409,7 @@ def test_killed_caller_process_is_noticed_by_the_callee(make_client, spawn, tk_r
     bob = spawn("bob")
     theirs = open_from_process(tk_root, alice, bob)
     bob.kill()
-    wait_disconnected(tk_root, theirs, "bob", 5, "the disconnect notice within 5 s of SIGKILL")
+    wait_lost(tk_root, theirs, "bob", 5, "the disconnect notice within 5 s of SIGKILL")
     tk_wait(tk_root, lambda: theirs.closed, what="alice's window closing by itself")
     assert alice.chats.active_peers() == []
 
@@ -428,9 +423,7 @@ def test_frozen_peer_is_noticed_by_keepalive(make_client, spawn, registry, tk_ro
     try:
         wait_for(lambda: process_state(bob.child.pid) == "T", what="bob's process to stop")
         type_and_send(mine, "into the void")
-        wait_disconnected(
-            tk_root, mine, "bob", 5, "the disconnect notice within 5 s of the peer freezing"
-        )
+        wait_lost(tk_root, mine, "bob", 5, "the disconnect notice within 5 s of the peer freezing")
         assert [e.status for e in mine.log.entries if e.side == "own"] == ["failed"]
     finally:
         os.kill(bob.child.pid, signal.SIGCONT)
@@ -495,7 +488,7 @@ def test_idle_frozen_peer_is_noticed_within_five_seconds(
     try:
         wait_for(lambda: process_state(bob.child.pid) == "T", what="bob's process to stop")
         stopped = time.monotonic()
-        wait_disconnected(tk_root, mine, "bob", 10, "the disconnect notice after the peer froze")
+        wait_lost(tk_root, mine, "bob", 10, "the disconnect notice after the peer froze")
         assert time.monotonic() - stopped < 5
     finally:
         os.kill(bob.child.pid, signal.SIGCONT)
@@ -557,7 +550,7 @@ def test_over_limit_frames_are_refused_on_receive_and_the_stream_closed(
     try:
         window = tk_wait(
             tk_root,
-            lambda: [w for w in alice.chats._windows if "mallory" in w.top.title()],
+            lambda: [w for w in private_windows(alice) if "mallory" in w.top.title()],
             what="the window for mallory",
         )[0]
         tk_wait(

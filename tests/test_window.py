@@ -6,6 +6,7 @@ import threading
 
 from chat.history import ChatLog
 from chat.ui import UiQueue
+from chat.windows.api import Chat
 from chat.windows.chat_window import ChatWindow
 from chat.windows.pump import Pump
 from tests.support import tk_wait
@@ -15,7 +16,7 @@ def test_message_posted_from_another_thread_reaches_a_real_widget(tk_root):
     calls = UiQueue()
     pump = Pump(tk_root, calls)
     chat_log = ChatLog("me")
-    window = ChatWindow(tk_root, "Chat with bob (abcd2345)", chat_log, on_send=lambda _t: None)
+    window = ChatWindow(tk_root, Chat("k", "Chat with bob (abcd2345)", chat_log, lambda _t: None))
     try:
 
         def worker() -> None:
@@ -43,7 +44,7 @@ def test_own_messages_right_peer_left_notices_centred_and_duplicates_hidden(tk_r
         chat_log.message("me", "alice", text, f"own{len(sent)}")
         return None
 
-    window = ChatWindow(tk_root, "Chat", chat_log, on_send=on_send)
+    window = ChatWindow(tk_root, Chat("k", "Chat", chat_log, on_send))
     try:
         chat_log.notice("bob started a chat with you")
         chat_log.message("b0b", "bob", "hi alice", "x1")
@@ -61,7 +62,7 @@ def test_own_messages_right_peer_left_notices_centred_and_duplicates_hidden(tk_r
         assert sent == ["hello bob"]
         assert window.text_var.get() == "   "
         own_start = window.history.tag_ranges("own")[0]
-        assert window.history.tag_cget("own", "justify") == "right"
+        assert window.history.tag_cget("own", "background") != ""  # a shaded block
         assert "own" in window.history.tag_names(own_start)
     finally:
         window.destroy()
@@ -69,7 +70,7 @@ def test_own_messages_right_peer_left_notices_centred_and_duplicates_hidden(tk_r
 
 def test_refused_text_stays_in_the_box_and_failed_messages_are_marked(tk_root):
     chat_log = ChatLog("me")
-    window = ChatWindow(tk_root, "Chat", chat_log, on_send=lambda _t: "The message is too long.")
+    window = ChatWindow(tk_root, Chat("k", "Chat", chat_log, lambda _t: "The message is too long."))
     try:
         window.text_var.set("x" * 5000)
         window.send()
@@ -78,7 +79,7 @@ def test_refused_text_stays_in_the_box_and_failed_messages_are_marked(tk_root):
         chat_log.message("me", "alice", "lost one", "m1", status="sending")
         chat_log.set_status("m1", "failed")
         tk_root.update()
-        assert "lost one\n" in window.history.get("1.0", "end")
+        assert ("own", "lost one") in window.shown()
         assert "not delivered" in window.history.get("1.0", "end")
     finally:
         window.destroy()
@@ -86,7 +87,7 @@ def test_refused_text_stays_in_the_box_and_failed_messages_are_marked(tk_root):
 
 def test_read_only_window_cannot_send(tk_root):
     chat_log = ChatLog("me")
-    window = ChatWindow(tk_root, "Group", chat_log, on_send=None, read_only_reason="Read only.")
+    window = ChatWindow(tk_root, Chat("k", "Group", chat_log, read_only="Read only."))
     try:
         assert str(window.input.cget("state")) == "disabled"
         assert window.status.cget("text") == "Read only."
@@ -98,7 +99,7 @@ def test_absurd_times_and_escapes_never_stop_a_batch_from_being_drawn(tk_root):
     chat_log = ChatLog("me")
     for n, ts in enumerate([1795660800.0, float("nan"), float("inf"), 1e20, -1e20, 1795660801.0]):
         chat_log.message("bob", "b\x1b[31mob\u202e", f"text {n} \x1b[2J", f"m{n}", ts)
-    window = ChatWindow(tk_root, "Chat with \x1b]0;x\x07 bob", chat_log, on_send=lambda _t: None)
+    window = ChatWindow(tk_root, Chat("k", "Chat with \x1b]0;x\x07 bob", chat_log, lambda _t: None))
     try:
         late = [("bob", float("nan"), "late 1"), ("bob", 1e300, "late 2")]
         for n, (sender, ts, text) in enumerate(late):
@@ -110,5 +111,49 @@ def test_absurd_times_and_escapes_never_stop_a_batch_from_being_drawn(tk_root):
         assert "late 1" in shown and "late 2" in shown
         assert "--:--" in shown
         assert "\x1b" not in shown and "\u202e" not in shown
+        title = window.top.title()
+        assert "\x1b" not in title and "\x07" not in title and "bob" in title
+    finally:
+        window.destroy()
+
+
+def test_an_entry_that_cannot_be_drawn_never_stops_the_rest(tk_root, monkeypatch):
+    from chat.windows import style
+
+    real = style.colour_tag
+
+    def colour_tag(sender_id: str) -> str:
+        if sender_id == "br0k":
+            raise ValueError("cannot draw this one")
+        return real(sender_id)
+
+    monkeypatch.setattr(style, "colour_tag", colour_tag)
+    chat_log = ChatLog("me")
+    chat_log.message("bob", "bob", "first", "m1", 1795660800.0)
+    chat_log.message("br0k", "eve", "broken at open", "m2", 1795660900.0)
+    chat_log.message("bob", "bob", "after it", "m3", 1795661000.0)
+    window = ChatWindow(tk_root, Chat("k", "Group", chat_log, lambda _t: None))
+    try:
+        chat_log.message("br0k", "eve", "broken live", "m4")
+        chat_log.message("bob", "bob", "live after it", "m5")
+        # An older page with a bad entry and escapes in it: the rest goes in, made safe.
+        chat_log.older(
+            [
+                ("c4r0", "car\x1b[2Jol", "older \x1b]0;x\x07 one", "o1", 1795650000.0),
+                ("br0k", "eve", "broken older", "o2", 1795650100.0),
+                ("c4r0", "carol", "older two", "o3", 1795650200.0),
+            ]
+        )
+        tk_root.update()
+        assert [t for s, t in window.shown() if s == "peer"] == [
+            "older \\x1b]0;x\\x07 one",
+            "older two",
+            "first",
+            "after it",
+            "live after it",
+        ]
+        shown = window.history.get("1.0", "end")
+        assert "\x1b" not in shown and "car\\x1b[2Jol" in shown
+        assert str(window.history.cget("state")) == "disabled"
     finally:
         window.destroy()

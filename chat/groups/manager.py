@@ -1,9 +1,9 @@
-"""The group chats of one client: the menu flow, the open sessions and their windows.
+"""The group chats of one client: the menu flow, the open sessions, what the host shows.
 
 The "Group chat" feature. The menu thread calls
 :meth:`GroupManager.run_menu` and :meth:`GroupManager.join_interactive`; any
-thread may call :meth:`GroupManager.joined`. Windows are made and closed on
-the Tk main thread only, through ``client.ui.post``.
+thread may call :meth:`GroupManager.joined`. Each open group is handed to the
+window host (``client.windows``) on the UI thread, through ``client.ui.post``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from chat.groups.model import (
 )
 from chat.groups.session import READ_ONLY, GroupSession
 from chat.topology import Names
+from chat.windows.api import Chat
 from nameserver.members import GroupMembers
 from nameserver.registry import GroupRecord
 
@@ -56,7 +57,6 @@ class GroupManager:
         self.client = client
         self._lock = threading.Lock()
         self._sessions: dict[str, GroupSession] = {}
-        self._windows: dict[str, Any] = {}  # UI thread only
         registry = client.registry
         self.members = GroupMembers(registry.redis, registry.keys, client.config.client_ttl)
         self._stop = threading.Event()
@@ -283,42 +283,41 @@ class GroupManager:
     # -- windows (UI thread) ---------------------------------------------------
 
     def _open_window(self, session: GroupSession) -> None:
-        from chat.windows.chat_window import ChatWindow
-
         if session.closed:
             return
         connect = session.mode == "connect"
-        window = ChatWindow(
-            self.client.root,
-            window_title(session.name, session.mode, session.kind),
-            session.log,
-            on_send=session.send if connect else None,
-            on_close=lambda: self._on_window_closed(session),
-            read_only_reason=None if connect else READ_ONLY,
+        key = chat_key(session.name)
+        self.client.windows.open(
+            Chat(
+                key,
+                window_title(session.name, session.mode, session.kind),
+                session.log,
+                on_send=session.send if connect else None,
+                read_only=None if connect else READ_ONLY,
+                on_close=lambda: self._on_window_closed(session),
+                on_older=session.load_older if session.kind == "persistent" else None,
+            )
         )
-        session.on_status = window.set_status
-        self._windows[session.name] = window
-
-    def window(self, name: str) -> Any:
-        """The open window of a group (UI thread), or None."""
-        return self._windows.get(name)
+        windows = self.client.windows
+        session.on_status = lambda text: windows.status(key, text)
+        session.on_connection = lambda lost, text: (windows.lost if lost else windows.back)(
+            key, text
+        )
 
     def _present(self, name: str) -> None:
-        window = self._windows.get(name)
-        if window is not None:
-            window.present()
+        session = self.session(name)
+        if session is not None:
+            self._open_window(session)
 
     def _on_window_closed(self, session: GroupSession) -> None:
-        session.on_status = None
-        self._windows.pop(session.name, None)
+        session.on_status = session.on_connection = None
         self._forget(session)
         session.close(wait=False)
 
     def leave(self, name: str) -> None:
         """Close a group's window and leave the group (UI thread)."""
-        window = self._windows.get(name)
-        if window is not None:
-            window.close()
+        if self.client.windows.is_open(chat_key(name)):
+            self.client.windows.close(chat_key(name))
             return
         session = self.session(name)
         if session is not None:
@@ -336,10 +335,7 @@ class GroupManager:
             self._forget_membership(name)  # at exit waiting for Redis is fine
         leaving = []
         for session in sessions:
-            window = self._windows.pop(session.name, None)
-            if window is not None:
-                window.destroy()
-            session.on_status = None
+            session.on_status = session.on_connection = None
             leaving.append(session.close(wait=False))
         # Done before the broker closes, but never more than EXIT_WAIT for all together.
         deadline = time.monotonic() + EXIT_WAIT
@@ -347,3 +343,8 @@ class GroupManager:
             if future is not None:
                 with contextlib.suppress(Exception):
                     future.result(max(0.0, deadline - time.monotonic()))
+
+
+def chat_key(name: str) -> str:
+    """The window host's key of a group's conversation."""
+    return f"group:{name}"

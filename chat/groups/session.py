@@ -8,10 +8,13 @@ Threads:
 - Everything that touches the :class:`~chat.history.ChatLog` (``send``,
   ``_drain``, ``close``) runs on the UI (Tk main) thread.
 
-The live point of a persistent group is this member's own join notice: it is
-published into the stream when joining, so every message before it in the
-stream is history and every message after it is live. The separator is drawn
-where that notice comes back.
+A persistent group is consumed live from the stream's end (offset ``next``);
+the history below the first live offset is read a page at a time, newest
+first, as the reader scrolls up (:mod:`chat.groups.paging`), so joining costs
+the same whatever the history's length. This member's own join notice marks
+the live point: it is published right after the consumer starts, and the
+separator is drawn where it comes back, once the newest page of history is in
+(live messages wait for it, so they always come below the separator).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from chat.boundary import consumer, guarded, preview
 from chat.broker import BrokerUnavailable, Subscription
-from chat.groups import amqp
+from chat.groups import amqp, paging
 from chat.groups.model import Kind, Mode, check_max_age, mode_label
 from chat.history import ChatLog, Status
 from chat.topology import Names
@@ -94,11 +97,25 @@ class GroupSession:
         self._subscription: Subscription | None = None
         self._stream_channel: BlockingChannel | None = None
         self._unacked = 0
+        self._live_start: int | None = None  # the first offset consumed live
         # UI thread only.
         self._live = kind == "transient"
+        self._oldest: int | None = None  # the lowest offset whose page is in the log
+        self._at_start = kind == "transient"
+        #: A page is on its way (the newest one is asked for by the broker thread
+        #: as soon as the first live offset is known).
+        self._loading = kind == "persistent"
+        self._page_seq = 0
+        self._history_shown = 0
+        self._history_ready = kind == "transient"
+        self._holding = False  # live messages wait for the newest page of history
+        self._held: list[ChatMessage] = []
         self._pending: dict[str, _Pending] = {}
         #: Shows a short status under the input (the window's status line), if set.
         self.on_status: Callable[[str], None] | None = None
+        #: Shows "connection lost" (True) or "back" (False) notices, if set;
+        #: else they go straight into the log.
+        self.on_connection: Callable[[bool, str], None] | None = None
         self._marker_id = ""
 
     @property
@@ -177,8 +194,9 @@ class GroupSession:
             amqp.declare_stream(channel, self.queue, config.group_max_age, config.group_max_bytes)
             self._stream_channel = own = amqp.open_stream_channel(channel)
             self._unacked = 0
-            # Resume just after what was delivered, so a reconnect shows no duplicate.
-            offset: int | str = "first" if self._last_offset is None else self._last_offset + 1
+            # Live from the end; after a reconnect just after what was delivered,
+            # so nothing is shown twice.
+            offset: int | str = "next" if self._last_offset is None else self._last_offset + 1
             self._consumer_tag = amqp.consume_stream(
                 own, self.exchange, self.queue, self.name, offset, self._on_message_guarded
             )
@@ -205,6 +223,10 @@ class GroupSession:
             offset = amqp.stream_offset(properties)
             if offset is not None:
                 self._last_offset = offset
+                if self._live_start is None:
+                    self._live_start = offset
+                    # Everything below is history: its newest page goes first.
+                    self._read_page(channel, offset, self._page_seq)
         elif self.closed:
             return
         try:
@@ -221,6 +243,11 @@ class GroupSession:
         if first:
             self.client.ui.post(self._drain)
 
+    def _read_page(self, channel: BlockingChannel, end: int, seq: int) -> None:
+        paging.read_page(
+            channel, self.queue, end, lambda page: self.client.ui.post(self._on_page, page, seq)
+        )
+
     def _on_lost(self) -> None:
         self.client.ui.post(self._show_lost)
 
@@ -234,8 +261,75 @@ class GroupSession:
             batch, self._inbox = self._inbox, []
         if self.closed:
             return
-        for msg in batch:  # one message that cannot be shown does not stop the rest
-            guarded(f"group {self.name}: showing a message", self._apply, msg, body=msg)
+        for msg in batch:
+            if self._holding:
+                self._held.append(msg)
+            else:
+                self._show(msg)
+
+    def _show(self, msg: ChatMessage) -> None:
+        """Apply one message; one that cannot be shown does not stop the rest."""
+        guarded(f"group {self.name}: showing a message", self._apply, msg, body=msg)
+
+    # -- history pages (UI thread) -----------------------------------------------
+
+    def load_older(self) -> None:
+        """The reader wants older history: read the next page down, unless one is
+        on its way or the first message is shown already."""
+        if self.closed or self._loading or self._at_start or self._oldest is None:
+            return
+        self._loading = True
+        end, seq = self._oldest, self._page_seq
+        future = self.client.broker.submit(lambda channel: self._read_page(channel, end, seq))
+        future.add_done_callback(_log_failure)
+
+    def _on_page(self, page: paging.Page, seq: int) -> None:
+        if self.closed or seq != self._page_seq:
+            return  # asked for before a reconnect; asked again since
+        self._loading = False
+        self._oldest = page.start
+        self._at_start = page.at_start
+        older = []
+        for body in page.bodies:  # one message that cannot be read does not stop the rest
+            item = guarded(
+                f"group {self.name}: reading history", self._history_item, body, body=body
+            )
+            if item is not None:
+                older.append(item)
+        self._history_shown += len(self.log.older(older))
+        if not self._at_start and self._history_shown < paging.FIRST_SCREEN:
+            # Mostly comings and goings on this page: fill the window first.
+            self.load_older()
+            if not self._history_shown:
+                return
+        if not self._history_ready:
+            self._history_ready = True
+            if self._holding:
+                self._go_live()
+
+    def _go_live(self) -> None:
+        """The newest history is in: the separator, "You joined", then what waited."""
+        self._live = True
+        self._holding = False
+        if any(e.side in ("own", "peer") for e in self.log.entries):
+            self.log.separator(SEPARATOR)  # only where there is history above it
+        self.log.notice(self._joined_text())
+        held, self._held = self._held, []
+        for msg in held:
+            self._show(msg)
+
+    def _history_item(self, body: bytes) -> tuple[str, str, str, str, float] | None:
+        """One stored body as a :meth:`ChatLog.older` item, or None when it is not a text here."""
+        try:
+            msg = ChatMessage.decode(body)
+        except BadMessage as exc:
+            log.warning(
+                "group %s: dropped a history message (%s); body %s", self.name, exc, preview(body)
+            )
+            return None
+        if msg.kind != "text" or msg.chat != self.name:
+            return None
+        return (msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts)
 
     def _apply(self, msg: ChatMessage) -> None:
         own = msg.sender_id == self.client.me.id
@@ -247,10 +341,10 @@ class GroupSession:
         elif msg.kind in ("join", "leave"):
             if own:
                 if msg.id == self._marker_id and not self._live:
-                    self._live = True
-                    if any(e.side in ("own", "peer") for e in self.log.entries):
-                        self.log.separator(SEPARATOR)  # only where there is history above it
-                    self.log.notice(self._joined_text())
+                    if self._history_ready:
+                        self._go_live()
+                    else:
+                        self._holding = True
                 return
             if self._live:  # past comings and goings are not part of the conversation
                 verb = "joined" if msg.kind == "join" else "left"
@@ -338,7 +432,7 @@ class GroupSession:
     def _show_lost(self) -> None:
         if self.closed:
             return
-        self.log.notice(LOST)
+        self._connection_notice(True, LOST)
         # A publish under way when the connection dropped may never be answered.
         for pending in list(self._pending.values()):
             if pending.confirmed:  # the broker has it; its copy to us was lost with the queue
@@ -348,9 +442,21 @@ class GroupSession:
             else:
                 self._fail(pending)
 
+    def _connection_notice(self, lost: bool, text: str) -> None:
+        if self.on_connection is not None:
+            self.on_connection(lost, text)
+        else:
+            self.log.notice(text)
+
     def _show_back(self) -> None:
         if not self.closed:
-            self.log.notice(BACK_TRANSIENT if self.kind == "transient" else BACK)
+            self._connection_notice(False, BACK_TRANSIENT if self.kind == "transient" else BACK)
+            if self._loading:  # the page channel went with the old connection
+                self._loading = False
+                self._page_seq += 1
+                if self._oldest is None and self._live_start is not None:
+                    self._oldest = self._live_start  # the newest page, asked for again
+                self.load_older()
 
     # -- leaving ---------------------------------------------------------------
 

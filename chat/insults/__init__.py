@@ -1,8 +1,8 @@
-"""The insult channel feature: the menu entry, the window, and the channel behind them.
+"""The insult channel feature: the menu entry, its conversation, and the channel behind them.
 
 The window is the connection: opening it starts listening on the channel,
 closing it stops. The menu thread opens; everything that touches the window
-or its :class:`~chat.history.ChatLog` runs on the main thread (through
+host or the :class:`~chat.history.ChatLog` runs on the main thread (through
 ``client.ui.post``); the channel's consumer runs on the broker thread.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import Future
-from typing import Any
 
 from chat.broker import BrokerUnavailable, Subscription
 from chat.client import Client
@@ -20,9 +19,15 @@ from chat.features import Description
 from chat.history import ChatLog
 from chat.insults.channel import InsultChannel
 from chat.topology import Names
+from chat.windows.api import Chat
 from chat.wire import ChatMessage
 
 log = logging.getLogger(__name__)
+
+#: The window host's key of the insult channel's conversation.
+KEY = "insults"
+TITLE = "Insult channel"
+EMPTY = "Nothing to send: the insult is empty."
 
 
 class InsultFeature:
@@ -43,7 +48,6 @@ class InsultFeature:
         )
         #: Kept for the whole run, so reopening the window shows earlier insults.
         self.log = ChatLog(me.id)  # main thread only
-        self.window: Any = None  # main thread only
         self._open = False
         self._lock = threading.Lock()
         self._listening: Subscription | None = None
@@ -106,10 +110,10 @@ class InsultFeature:
         self.client.ui.post(self._received, message)
 
     def _on_broker_lost(self) -> None:
-        self.client.ui.post(self._tell, "Lost the connection to RabbitMQ; reconnecting…")
+        self.client.ui.post(self._lost)
 
     def _on_broker_back(self) -> None:
-        self.client.ui.post(self._tell, "Connected to RabbitMQ again.")
+        self.client.ui.post(self._back)
 
     # -- main thread -----------------------------------------------------------
 
@@ -127,14 +131,20 @@ class InsultFeature:
             )
 
     def _show(self) -> None:
-        from chat.insults.window import open_window
-
         self.log.notice("Listening: each insult sent to the channel reaches one listener")
-        self.window = open_window(self.client.root, self.log, self._send, self._closed)
+        self._present()
 
     def _present(self) -> None:
-        if self.window is not None:
-            self.window.present()
+        chat = Chat(
+            KEY, TITLE, self.log, on_send=self._send, on_close=self._closed, empty_warning=EMPTY
+        )
+        self.client.windows.open(chat)
+
+    def _lost(self) -> None:
+        self.client.windows.lost(KEY, "Lost the connection to RabbitMQ; reconnecting…")
+
+    def _back(self) -> None:
+        self.client.windows.back(KEY, "Connected to RabbitMQ again.")
 
     def _send(self, text: str) -> str | None:
         problem = self.channel.check(text)
@@ -165,26 +175,21 @@ class InsultFeature:
             log.error("sending insult %s failed", message.id, exc_info=exc)
             reason = "the broker refused it (details are in the log)"
         self._tell(f"Your insult was not sent: {reason}. Try again in a moment.")
-        if self.window is None:
+        if not self.client.windows.is_open(KEY):
             self.client.term.notify(f"Your insult {_quote(message.text)} was not sent: {reason}.")
 
     def _tell(self, sentence: str) -> None:
-        if self.window is not None:
-            self.window.set_status(sentence)
+        self.client.windows.status(KEY, sentence)
 
     def _closed(self) -> None:
         """The user closed the window: stop listening."""
         self.channel.disconnect()
-        self.window = None
         self.log.notice("Stopped listening")
         with self._lock:
             self._open = False
 
     def shutdown(self) -> None:
-        """At exit (main thread): close the window and leave the channel."""
-        if self.window is not None:
-            self.window.destroy()
-            self.window = None
+        """At exit (main thread): leave the channel (the host closes the window)."""
         self.channel.close()
         if self._listening is not None:
             self._listening.cancel()

@@ -3,10 +3,10 @@
 :class:`PrivateChats` is the private-chat feature. It dials peers (on
 the menu thread), accepts chats the :class:`~chat.private.service.PrivateChat`
 servicer hands it (on gRPC threads), and binds each chat to a
-:class:`~chat.history.ChatLog` and a chat window. Reader threads never touch
-Tk: whatever a window must show is posted to the UI queue. The window module
-is imported only on the UI thread, so this module also runs without a display
-(the benchmark does).
+:class:`~chat.history.ChatLog`, which it hands to the window host
+(``client.windows``). Reader threads never touch the host: whatever a window
+must show is posted to the UI queue. Nothing here imports tkinter, so this
+module also runs without a display (the benchmark does).
 
 When two clients call each other at the same moment, the call from the lower
 client ID goes on and the other is refused with :data:`CROSSING`; the side
@@ -19,20 +19,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 
 from chat import textsafe
 from chat.errors import UserError
 from chat.features import Description
+from chat.history import ChatLog, Status
 from chat.private import menu as private_menu
 from chat.private.service import PrivateChat
 from chat.private.session import Ending, Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
 from chat.rpc import keepalive_options, message_options
+from chat.windows.api import Chat
 from chat.wire import check_text
 from nameserver.registry import ClientRecord
 
@@ -56,21 +57,17 @@ class _Dial:
 class Conversation:
     """One private chat as the user sees it: a session, its log and its window."""
 
-    def __init__(self, chats: PrivateChats, peer_id: str, peer_name: str, address: str) -> None:
-        from chat.history import ChatLog
-
+    def __init__(
+        self, chats: PrivateChats, peer_id: str, peer_name: str, address: str, chat_log: ChatLog
+    ) -> None:
         self.chats = chats
         self.peer_id = peer_id
         # Shown in the title, notices and the terminal: made safe once, here.
         self.peer_name = textsafe.name(peer_name)
         self.address = address
-        self.log = ChatLog(chats.me.id)
+        self.log = chat_log
         self.session: Session | None = None
         self.channel: grpc.Channel | None = None
-        # The window is held by the manager, which releases it on the UI thread:
-        # Tk objects must not be freed on a gRPC thread that drops the last
-        # reference to this conversation.
-        self._window: weakref.ref[Any] | None = None
         self._ending: Ending | None = None  # UI thread only
 
     @property
@@ -83,9 +80,9 @@ class Conversation:
         return self._ending
 
     @property
-    def window(self) -> Any:
-        """The ChatWindow (UI thread only), or None before it opened or once released."""
-        return self._window() if self._window is not None else None
+    def key(self) -> str:
+        """The window host's key: one window per peer (one log per peer for the run)."""
+        return f"private:{self.peer_id}"
 
     # -- session events (reader thread) --------------------------------------
 
@@ -112,28 +109,26 @@ class Conversation:
     # -- the window (UI thread) ----------------------------------------------
 
     def show(self, notice: str | None = None) -> None:
-        """Open the window, or bring it to the front when it is open already."""
+        """Open the window, or bring it to the front when it is open already.
+
+        A chat someone else started (``notice`` given) opens without taking the
+        keyboard from the window the user is typing in.
+        """
         if notice is not None:
             self.log.notice(notice)
-        window = self.window
-        if window is not None and not window.closed:
-            window.present()
-            return
-        if self._window is not None:
-            return  # the window was closed; this chat is over
-        from chat.windows.chat_window import ChatWindow
-
-        window = ChatWindow(
-            self.chats.client.root,
-            textsafe.for_title(f"Chat with {self.peer_name} ({textsafe.name(self.peer_id)})"),
-            self.log,
-            on_send=self.send,
-            on_close=self.close,
+        self.chats.showing[self.peer_id] = self
+        self.chats.client.windows.open(
+            Chat(
+                self.key,
+                f"Chat with {self.peer_name} ({textsafe.name(self.peer_id)})",
+                self.log,
+                on_send=self.send,
+                on_close=self.close,
+            ),
+            focus=notice is None,
         )
-        self._window = weakref.ref(window)
-        self.chats.keep(window)
-        if self._ending is not None:
-            self._show_disconnected()
+        if self._ending is not None:  # over before its window opened
+            self._announce_end()
 
     def send(self, text: str) -> str | None:
         """The window's send handler: None when taken, else a sentence for the user."""
@@ -153,7 +148,7 @@ class Conversation:
         if self.session is not None:
             self.session.close("closed")
 
-    def _set_status(self, ids: list[str], status: Any) -> None:
+    def _set_status(self, ids: list[str], status: Status) -> None:
         for msg_id in ids:
             self.log.set_status(msg_id, status)
 
@@ -162,19 +157,25 @@ class Conversation:
         if how == "local" or self._ending is not None:
             return
         self._ending = how
-        if self.window is not None:
-            self._show_disconnected()
+        # The peer's window may show another conversation now (the one that
+        # won a crossing, or a chat started again): only its own ends it.
+        if self.chats.showing.get(self.peer_id) is self and self.chats.client.windows.is_open(
+            self.key
+        ):
+            self._announce_end()
 
-    def _show_disconnected(self) -> None:
-        window = self.window
-        if window is None or window.closed:
-            return
+    def _announce_end(self) -> None:
+        name, how = self.peer_name, self._ending
         violation = self.session.violation if self.session is not None else None
         if violation is not None:
-            self.log.notice(f"The chat was closed: {self.peer_name} {violation}.")
-        self.log.notice(f"{self.peer_name} disconnected")
-        window.set_read_only(f"{self.peer_name} has left the chat.")
-        window.close_after(self.chats.config.close_delay)
+            self.log.notice(f"The chat was closed: {name} {violation}.")
+        notice = f"{name} left the chat" if how == "goodbye" else f"connection to {name} lost"
+        reason = (
+            f"{name} has left the chat."
+            if how == "goodbye"
+            else f"The connection to {name} was lost."
+        )
+        self.chats.client.windows.ended(self.key, notice, reason, self.chats.config.close_delay)
 
 
 class PrivateChats:
@@ -191,7 +192,12 @@ class PrivateChats:
         self._lock = threading.Lock()
         self._chats: dict[str, Conversation] = {}
         self._dialling: dict[str, _Dial] = {}  # peer ID -> our call under way
-        self._windows: list[Any] = []  # UI thread only
+        #: One log per peer for the whole run: a chat started again shows the
+        #: earlier conversation above the new one.
+        self._logs: dict[str, ChatLog] = {}
+        #: The conversation each peer's window shows (UI thread only): a call
+        #: that lost a crossing, or an earlier chat, never speaks in it.
+        self.showing: dict[str, Conversation] = {}
 
     # -- the feature -----------------------------------------------------------
 
@@ -208,10 +214,10 @@ class PrivateChats:
     def close(self) -> None:
         self.close_all(timeout=0.5)
 
-    def keep(self, window: Any) -> None:
-        """Hold a new window, and let go of closed ones (UI thread)."""
-        self._windows = [w for w in self._windows if not w.closed]
-        self._windows.append(window)
+    def _conversation(self, peer_id: str, peer_name: str, address: str) -> Conversation:
+        with self._lock:
+            chat_log = self._logs.setdefault(peer_id, ChatLog(self.me.id))
+        return Conversation(self, peer_id, peer_name, address, chat_log)
 
     def _me_peer(self) -> pb.Peer:
         me = self.me
@@ -235,7 +241,7 @@ class PrivateChats:
             # Registered before dialling, so a call from this peer that crosses
             # ours sees it (accept()).
             dial = self._dialling[record.id] = _Dial()
-        conversation = Conversation(self, record.id, record.name, record.address)
+        conversation = self._conversation(record.id, record.name, record.address)
         try:
             self._dial(conversation, record)
         except UserError:
@@ -324,7 +330,7 @@ class PrivateChats:
         """A chat that another client opened (gRPC thread): the session, or why not."""
         if peer.id == self.me.id:
             return None, "a client cannot chat with itself"
-        conversation = Conversation(self, peer.id, peer.name, f"{peer.host}:{peer.port}")
+        conversation = self._conversation(peer.id, peer.name, f"{peer.host}:{peer.port}")
         session = self._session(conversation)
         conversation.session = session
         with self._lock:
@@ -355,8 +361,8 @@ class PrivateChats:
                 del self._chats[conversation.peer_id]
 
     def close_all(self, timeout: float = 1.5) -> None:
-        """Say goodbye on every open chat, wait (briefly) until each stream is over,
-        and close the windows (exit hook: main thread)."""
+        """Say goodbye on every open chat and wait (briefly) until each stream is
+        over (at exit, main thread; the host closes the windows)."""
         with self._lock:
             conversations = list(self._chats.values())
         for conversation in conversations:
@@ -366,6 +372,3 @@ class PrivateChats:
         for conversation in conversations:
             if conversation.session is not None:
                 conversation.session.done.wait(max(0.0, deadline - time.monotonic()))
-        windows, self._windows = self._windows, []
-        for window in windows:
-            window.destroy()

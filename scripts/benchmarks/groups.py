@@ -6,8 +6,9 @@
 - ``groups_send_rate``: a member sending as fast as it can (publisher confirms,
   every message also routed back into its own chat model) against a bare pika
   publisher with confirms, and one without.
-- ``groups_history``: a late joiner of a persistent group reading a
-  10,000-message history into its chat model, and a bare stream consumer.
+
+A late joiner of a long persistent history is measured in real windows by
+``group_join_window`` (scripts/benchmarks/windows.py).
 
 Members are the real :class:`chat.groups.session.GroupSession` with their own
 broker connection; a thread per member stands in for the Tk main thread,
@@ -308,103 +309,4 @@ def send_rate() -> list[Result]:
     ]
 
 
-# -- a late joiner's history ------------------------------------------------------------
-
-
-def _fill_stream(ns: str, group: str) -> float:
-    """Publish the history as another client would; returns the publisher's rate."""
-    names = Names(ns)
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    channel = connection.channel()
-    amqp.declare_exchange(channel, names.groups_exchange)
-    amqp.declare_stream(channel, names.group_stream(group), "1D", 1_000_000_000)
-    channel.queue_bind(names.group_stream(group), names.groups_exchange, routing_key=group)
-    channel.confirm_delivery()
-    started = time.perf_counter()
-    for n in range(HISTORY):
-        msg = ChatMessage("writer", "writer", group, f"{n} {TEXT}")
-        channel.basic_publish(names.groups_exchange, group, msg.encode(), msg.properties())
-    rate = HISTORY / (time.perf_counter() - started)
-    connection.close()
-    return rate
-
-
-def _history_ours(ns: str, connection: redis.Redis, group: str) -> tuple[float, int]:
-    config = _config(ns)
-    joiner = Headless(config, connection, "joiner")
-    try:
-        session = GroupSession(joiner.client, group, "subscribe", "persistent")
-        live = threading.Event()
-        session.log.listener = lambda event, entry: (
-            live.set() if entry.side == "separator" else None
-        )
-        started = time.perf_counter()
-        session.start()
-        live.wait(60)
-        elapsed = time.perf_counter() - started
-        count = joiner.on_ui(lambda: len(session.log.texts("peer")))
-        return elapsed, count
-    finally:
-        joiner.close()
-
-
-def _history_bare(ns: str, group: str) -> float:
-    queue = Names(ns).group_stream(group)
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    channel = connection.channel()
-    channel.basic_qos(prefetch_count=amqp.STREAM_PREFETCH)
-    seen = 0
-    started = time.perf_counter()
-
-    def on_message(ch: Any, method: Any, _props: Any, body: bytes) -> None:
-        nonlocal seen
-        ChatMessage.decode(body)
-        seen += 1
-        if seen % 100 == 0:
-            ch.basic_ack(method.delivery_tag, multiple=True)
-
-    channel.basic_consume(queue, on_message, arguments={"x-stream-offset": "first"})
-    while seen < HISTORY:
-        connection.process_data_events(time_limit=1)
-    elapsed = time.perf_counter() - started
-    amqp.close_without_rejects(channel)
-    connection.close()
-    return elapsed
-
-
-def history() -> list[Result]:
-    ns = namespace()
-    group = "history"
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        fill_rate = _fill_stream(ns, group)
-        elapsed, count = _history_ours(ns, connection, group)
-        bare = _history_bare(ns, group)
-    finally:
-        _cleanup(ns, connection, [Names(ns).group_stream(group)])
-        connection.close()
-    return [
-        Result(
-            "groups_history",
-            f"late joiner: {HISTORY:,} messages into the chat model",
-            elapsed,
-            "s",
-            "<= 1 s",
-            elapsed <= 1.0 and count == HISTORY,
-        ),
-        Result(
-            "groups_history",
-            "late joiner: messages in the chat model",
-            count,
-            "msgs",
-            f"{HISTORY:,}",
-            count == HISTORY,
-        ),
-        Result("groups_history", f"bare pika stream consumer: {HISTORY:,} messages", bare, "s"),
-        Result(
-            "groups_history", "bare pika publisher filling it, with confirms", fill_rate, "msg/s"
-        ),
-    ]
-
-
-SCENARIOS = {"groups_fanout": fanout, "groups_send_rate": send_rate, "groups_history": history}
+SCENARIOS = {"groups_fanout": fanout, "groups_send_rate": send_rate}

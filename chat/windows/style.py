@@ -1,0 +1,168 @@
+"""How a chat history looks: fonts, colours, text tags and the rules for headers and dates.
+
+Main thread only (named fonts belong to one Tk interpreter).
+"""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+import zlib
+from tkinter import font as tkfont
+from tkinter import ttk
+
+from chat.history import Entry, local_time
+
+#: Consecutive messages from one sender within this many seconds share one header.
+RUN_SECONDS = 5 * 60
+#: Sender name colours, readable on white; a person's colour comes from their ID.
+PALETTE = (
+    "#1a73e8",
+    "#c5221f",
+    "#188038",
+    "#a142f4",
+    "#e37400",
+    "#007b83",
+    "#b3127c",
+    "#5f6368",
+    "#3949ab",
+    "#8d6e00",
+)
+OWN_SHADE = "#e8f0fe"
+MUTED = "#6b6b6b"
+FAILED = "#c5221f"
+SEPARATOR = "#1a73e8"
+WINDOW_BG = "#eef0f3"
+BORDER = "#c9ced6"
+ACCENT = "#1a73e8"
+OWN_INDENT = 72
+PEER_RIGHT = 48
+
+
+def colour_of(sender_id: str) -> str:
+    """The stable colour of a person's name (the same in every window and run)."""
+    return PALETTE[zlib.crc32(sender_id.encode("utf-8")) % len(PALETTE)]
+
+
+def day_of(ts: float) -> tuple[int, int, int]:
+    t = local_time(ts)
+    return (t.tm_year, t.tm_mon, t.tm_mday)
+
+
+def date_text(ts: float, now: float | None = None) -> str:
+    """ "Today", "Yesterday", or the weekday and date of ``ts``."""
+    now = time.time() if now is None else now
+    day = day_of(ts)
+    if day == day_of(now):
+        return "Today"
+    if day == day_of(now - 86400):
+        return "Yesterday"
+    t = local_time(ts)
+    text = time.strftime("%A %d %B", t)
+    return text if t.tm_year == local_time(now).tm_year else f"{text} {t.tm_year}"
+
+
+def is_message(entry: Entry | None) -> bool:
+    return entry is not None and entry.side in ("own", "peer")
+
+
+def needs_date(entry: Entry, prev: Entry | None, now: float | None = None) -> bool:
+    """A date line goes above ``entry`` when the day changes, and over older history."""
+    if entry.side == "separator":
+        return False
+    if prev is None:
+        return day_of(entry.ts) != day_of(time.time() if now is None else now)
+    return day_of(prev.ts) != day_of(entry.ts)
+
+
+def needs_header(entry: Entry, prev: Entry | None, dated: bool) -> bool:
+    """One header (name · time) per run of messages from one sender."""
+    if not is_message(entry):
+        return False
+    if dated or not is_message(prev):
+        return True
+    assert prev is not None
+    return prev.sender_id != entry.sender_id or abs(entry.ts - prev.ts) > RUN_SECONDS
+
+
+class Fonts:
+    """The named fonts a chat window uses, derived from Tk's own."""
+
+    def __init__(self, root: tk.Misc) -> None:
+        text = tkfont.nametofont("TkTextFont", root)
+        default = tkfont.nametofont("TkDefaultFont", root)
+        self.text = text
+        self.bold = tkfont.Font(root, **{**default.actual(), "weight": "bold"})
+        small = tkfont.nametofont("TkSmallCaptionFont", root)
+        self.small = small
+        self.small_bold = tkfont.Font(root, **{**small.actual(), "weight": "bold"})
+
+
+_fonts: dict[str, Fonts] = {}
+
+
+def fonts_for(root: tk.Misc) -> Fonts:
+    key = str(root.tk)
+    if key not in _fonts:
+        _fonts[key] = Fonts(root)
+    return _fonts[key]
+
+
+def configure_tags(text: tk.Text, fonts: Fonts) -> None:
+    """The tags a history pane renders with."""
+    text.tag_configure("peer", lmargin1=6, lmargin2=6, rmargin=PEER_RIGHT)
+    text.tag_configure(
+        "own",
+        lmargin1=OWN_INDENT,
+        lmargin2=OWN_INDENT,
+        rmargin=6,
+        background=OWN_SHADE,
+        lmargincolor=text.cget("background"),
+    )
+    text.tag_configure("head", spacing1=8, spacing3=1)
+    text.tag_configure("body", spacing1=1, spacing3=1)
+    text.tag_configure("name", font=fonts.bold)
+    text.tag_configure("meta", foreground=MUTED, font=fonts.small)
+    text.tag_configure("failed", foreground=FAILED)
+    text.tag_configure(
+        "notice", justify="center", foreground=MUTED, font=fonts.small, spacing1=6, spacing3=6
+    )
+    text.tag_configure(
+        "separator",
+        justify="center",
+        foreground=SEPARATOR,
+        font=fonts.small_bold,
+        spacing1=10,
+        spacing3=10,
+    )
+    text.tag_configure(
+        "date", justify="center", foreground=MUTED, font=fonts.small_bold, spacing1=12, spacing3=4
+    )
+    for index, colour in enumerate(PALETTE):
+        text.tag_configure(f"c{index}", foreground=colour)
+
+
+def colour_tag(sender_id: str) -> str:
+    return f"c{PALETTE.index(colour_of(sender_id))}"
+
+
+def configure_theme(root: tk.Misc) -> None:
+    """The ttk styles of chat windows: a light frame around a white page."""
+    styles = ttk.Style(root)
+    if "clam" in styles.theme_names():
+        styles.theme_use("clam")
+    styles.configure("Chat.TFrame", background=WINDOW_BG)
+    styles.configure("Chat.TLabel", background=WINDOW_BG)
+    styles.configure("Status.TLabel", background=WINDOW_BG, foreground="#a33")
+    styles.configure("Closing.TFrame", background="#fff4d6")
+    styles.configure("Closing.TLabel", background="#fff4d6")
+    styles.configure("Send.TButton", foreground="#ffffff", background=ACCENT, padding=(12, 4))
+    styles.map(
+        "Send.TButton",
+        background=[("disabled", "#b8c4d6"), ("active", "#1765cc")],
+        foreground=[("disabled", "#eef0f3")],
+    )
+    styles.configure(
+        "New.TButton", foreground="#ffffff", background=ACCENT, padding=(10, 2), relief="flat"
+    )
+    styles.map("New.TButton", background=[("active", "#1765cc")])
