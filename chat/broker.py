@@ -12,6 +12,11 @@ channel was closed by a channel error), so features declare their exchanges,
 queues and consumers in one place and survive a broker restart. The channel
 is in publisher-confirm mode: :meth:`Broker.publish` returns only once the
 broker has taken the message.
+
+A broker may be given several URLs, the nodes of one RabbitMQ cluster: it
+connects to the first that answers and, when that connection drops, tries the
+next one at once, going round the list; only after every node has failed in
+a row does it wait (doubling, capped) before the next round.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -73,7 +78,8 @@ class Broker:
     """One RabbitMQ connection on its own thread, shared by every feature of a client.
 
     Args:
-        url: an ``amqp://`` URL.
+        url: an ``amqp://`` URL, or several (a sequence, or one comma-separated
+            string): the nodes of one cluster, tried in turn.
         name: shown as the connection name in RabbitMQ's management UI.
         on_lost: called (on the broker thread) when the connection drops.
         on_back: called (on the broker thread) when it is up again.
@@ -83,12 +89,16 @@ class Broker:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         name: str = "distchat",
         on_lost: Callable[[], None] | None = None,
         on_back: Callable[[], None] | None = None,
     ) -> None:
-        self.url = url
+        urls = url.split(",") if isinstance(url, str) else list(url)
+        self.urls: tuple[str, ...] = tuple(u.strip() for u in urls if u.strip())
+        if not self.urls:
+            raise ValueError("a broker needs at least one amqp:// URL")
+        self._current = 0  # index into urls of the node in use (or tried next)
         self.name = name
         self._listeners: list[tuple[Callable[[], None] | None, Callable[[], None] | None]] = []
         if on_lost is not None or on_back is not None:
@@ -107,6 +117,23 @@ class Broker:
         self._pending_lock = threading.Lock()
 
     # -- life cycle ----------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The URL of the node in use (or the one tried next while disconnected)."""
+        return self.urls[self._current]
+
+    @property
+    def node(self) -> str:
+        """The node in use, for people: ``host:port`` (and its place in the list)."""
+        parts = urlsplit(self.url)
+        where = parts.netloc.rsplit("@", 1)[-1] or "localhost"
+        if len(self.urls) == 1:
+            return where
+        return f"{where} (node {self._current + 1} of {len(self.urls)})"
+
+    def _everywhere(self) -> str:
+        return ", ".join(redact(u) for u in self.urls)
 
     def _parameters(self) -> pika.URLParameters:
         params = pika.URLParameters(self.url)
@@ -127,11 +154,11 @@ class Broker:
         self._thread.start()
         if not self._ready.wait(timeout):
             self._stopping = True
-            raise BrokerUnavailable(f"RabbitMQ did not answer at {redact(self.url)}")
+            raise BrokerUnavailable(f"RabbitMQ did not answer at {self._everywhere()}")
         if self._first_error is not None:
             reason = str(self._first_error).strip("() ")
             raise BrokerUnavailable(
-                f"RabbitMQ is not answering at {redact(self.url)}"
+                f"RabbitMQ is not answering at {self._everywhere()}"
                 + (f" ({reason})" if reason else "")
             )
 
@@ -189,16 +216,22 @@ class Broker:
     def _run(self) -> None:
         delay = BACKOFF_FIRST
         first = True
+        failed_in_a_row = 0
         while not self._stopping:
             try:
                 self._connect()
             except _CONNECTION_LOST as exc:
                 self._connection = self._channel = None
+                failed_in_a_row += 1
+                log.info("broker node %s unreachable (%s)", redact(self.url), exc)
+                self._next_node()
+                if failed_in_a_row % len(self.urls):
+                    continue  # try the next node at once
                 if first:
                     self._first_error = exc
                     self._ready.set()
                     return
-                log.info("broker still unreachable (%s); next try in %.1f s", exc, delay)
+                log.info("no broker node reachable; next try in %.1f s", delay)
                 time.sleep(delay)
                 delay = min(delay * 2, BACKOFF_CAP)
                 continue
@@ -212,15 +245,22 @@ class Broker:
                 delay = min(delay * 2, BACKOFF_CAP)
                 continue
             delay = BACKOFF_FIRST
+            failed_in_a_row = 0
             if first:
                 first = False
                 self._ready.set()
-                log.info("connected to %s", redact(self.url))
+                log.info("connected to %s, node %s", redact(self.url), self.node)
             else:
-                log.warning("reconnected to %s", redact(self.url))
+                log.warning("reconnected to %s, node %s", redact(self.url), self.node)
                 self._notify("back")
             self._serve()
+            if len(self.urls) > 1 and not self._stopping:
+                # The node in use has most likely gone: start with another.
+                self._next_node()
         self._shutdown()
+
+    def _next_node(self) -> None:
+        self._current = (self._current + 1) % len(self.urls)
 
     def _serve(self) -> None:
         """Dispatch broker events and cross-thread calls until the connection drops."""
