@@ -223,8 +223,39 @@ cluster_urls() {
 	CLUSTER_REDIS_URL="redis+sentinel://$sentinels/$SENTINEL_SERVICE/0"
 }
 
+CLUSTER_SERVICES=(rabbit1 rabbit2 rabbit3 redis-primary redis-replica sentinel1 sentinel2 sentinel3)
+
+# With a Docker engine: the compose profile "cluster", on its fixed ports.
+cluster_start_compose() {
+	local i
+	"${COMPOSE[@]}" --profile cluster up -d --wait "${CLUSTER_SERVICES[@]}" ||
+		die "'${COMPOSE[*]} --profile cluster up' failed (its output is above)"
+	"${COMPOSE[@]}" exec -T rabbit1 rabbitmqctl enable_feature_flag all >/dev/null
+	mkdir -p "$CLUSTER"
+	say "services=${CLUSTER_SERVICES[*]}" >"$CLUSTER/compose"
+	CLUSTER_AMQP_URL="" CLUSTER_REDIS_URL=""
+	for i in 1 2 3; do
+		CLUSTER_AMQP_URL+="${CLUSTER_AMQP_URL:+,}amqp://guest:guest@127.0.0.1:570$i/%2F"
+	done
+	CLUSTER_REDIS_URL="redis+sentinel://127.0.0.1:26401,127.0.0.1:26402,127.0.0.1:26403/$SENTINEL_SERVICE/0"
+	say "Started with docker compose (profile cluster): ${CLUSTER_SERVICES[*]}"
+	cluster_print_urls
+}
+
+cluster_print_urls() {
+	printf '%s=%s\n' CHAT_AMQP_URL "$CLUSTER_AMQP_URL" CHAT_REDIS_URL "$CLUSTER_REDIS_URL" >"$CLUSTER/client.env"
+	say ""
+	say "Give clients (or source $CLUSTER/client.env):"
+	say "  --amqp-url $CLUSTER_AMQP_URL"
+	say "  --redis-url $CLUSTER_REDIS_URL"
+}
+
 cluster_start() {
 	local i started=()
+	if docker_answers && find_compose; then
+		cluster_start_compose
+		return
+	fi
 	need_binary rabbitmq-server rabbitmq-server rabbitmq RabbitMQ "$CLUSTER_HOST" 5672
 	need_binary redis-server redis-server redis Redis "$CLUSTER_HOST" 6379
 	cluster_plan
@@ -254,19 +285,19 @@ cluster_start() {
 	for i in 1 2 3; do cluster_wait "Sentinel $i" "$REDIS_WAIT" cluster_redis_answers "sentinel$i"; done
 	join_nodes
 	cluster_urls
-	printf '%s=%s\n' CHAT_AMQP_URL "$CLUSTER_AMQP_URL" CHAT_REDIS_URL "$CLUSTER_REDIS_URL" >"$CLUSTER/client.env"
 	if ((${#started[@]})); then
 		say "Started: $(printf '%s, ' "${started[@]}" | sed 's/, $//')"
 	fi
 	cluster_status || true
-	say ""
-	say "Give clients (or source $CLUSTER/client.env):"
-	say "  --amqp-url $CLUSTER_AMQP_URL"
-	say "  --redis-url $CLUSTER_REDIS_URL"
+	cluster_print_urls
 }
 
 cluster_status() {
 	local i rc=0 running primary
+	if [[ -f $CLUSTER/compose ]] && docker_answers && find_compose; then
+		"${COMPOSE[@]}" --profile cluster ps "${CLUSTER_SERVICES[@]}"
+		return 0
+	fi
 	if [[ ! -f $CLUSTER/ports ]]; then
 		say "Cluster  none started by this script"
 		return 0
@@ -306,6 +337,15 @@ cluster_status() {
 
 cluster_stop() {
 	local i pid pids=()
+	if [[ -f $CLUSTER/compose ]]; then
+		if docker_answers && find_compose; then
+			"${COMPOSE[@]}" --profile cluster stop "${CLUSTER_SERVICES[@]}"
+			rm -f "$CLUSTER/compose"
+			say "Cluster  stopped (docker compose, profile cluster; data volumes kept)"
+		else
+			die "docker compose started the cluster here, but Docker does not answer now"
+		fi
+	fi
 	[[ -f $CLUSTER/ports ]] || return 0
 	# Sentinels first, so that they do not fail over while Redis stops.
 	for i in 1 2 3; do
