@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-import redis
 
 from benchmarks.common import REDIS_URL, Result, namespace, percentile
+from nameserver.connect import connect
 
 PACED_COUNT = 2000
 PACED_GAP = 0.002  # seconds between paced messages
@@ -64,7 +64,7 @@ def _receiver(conn: Any, ns: str) -> None:
             return iter(())
 
     config = Config(redis_url=REDIS_URL, namespace=ns, advertise_host="127.0.0.1")
-    connection = redis.Redis.from_url(REDIS_URL)
+    connection = connect(REDIS_URL)
     registry = Registry(connection, Keys(ns))
     server, port = create_server("127.0.0.1:0", config.keepalive_seconds)
     me = registry.claim("receiver", "127.0.0.1", port)
@@ -112,7 +112,7 @@ def _sender_client(ns: str) -> Any:
     from nameserver.registry import Registry
 
     config = Config(redis_url=REDIS_URL, namespace=ns, advertise_host="127.0.0.1")
-    connection = redis.Redis.from_url(REDIS_URL)
+    connection = connect(REDIS_URL)
     registry = Registry(connection, Keys(ns))
     server, port = create_server("127.0.0.1:0", config.keepalive_seconds)
     me = registry.claim("sender", "127.0.0.1", port)
