@@ -90,9 +90,17 @@ start_node() { # I
 	[[ -f $CLUSTER/rabbitmq.conf ]] ||
 		say "# distchat's local cluster: listeners come from RABBITMQ_NODE_IP_ADDRESS/PORT." >"$CLUSTER/rabbitmq.conf"
 	say '[].' >"$CLUSTER/enabled_plugins" # no plugins: no fixed management ports
+	# Debian's rabbitmq-server refuses to run as anyone but root or rabbitmq.
+	if [[ $(id -u) != 0 ]] && grep -q 'Only root or rabbitmq' "$(command -v rabbitmq-server)" 2>/dev/null; then
+		die "Debian's rabbitmq-server runs only as root: run '$0 --cluster' with sudo, or install and start Docker."
+	fi
 	if [[ $(id -u) == 0 ]] && id rabbitmq >/dev/null 2>&1; then
 		chown -R rabbitmq:rabbitmq "$dir"
 		chmod 644 "$CLUSTER/rabbitmq.conf" "$CLUSTER/enabled_plugins"
+		# shellcheck disable=SC2016 # $0 is expanded by su's shell
+		if command -v su >/dev/null 2>&1 && ! su rabbitmq -s /bin/sh -c 'test -w "$0"' "$dir/mnesia"; then
+			die "the rabbitmq user cannot write to $dir (is a parent folder private?); set DISTCHAT_STATE_DIR to a folder it can reach"
+		fi
 	fi
 	rm -f "$(node_pidfile "$i")"
 	# The cookie goes on the command line: Debian's wrapper switches to the
