@@ -110,11 +110,21 @@ def consume_stream(
     offset: int | str,
     on_message: OnMessage,
 ) -> str:
-    """Bind the stream and consume it from ``offset``; returns the consumer tag."""
+    """Bind the stream and consume it from ``offset``; returns the consumer tag.
+
+    Raises:
+        StreamNotReady: this node's replica is not serving yet (just after
+            another node failed); ``channel``, the consumer's own, is closed.
+    """
     channel.queue_bind(queue, exchange, routing_key=routing_key)
-    return channel.basic_consume(
-        queue, on_message, auto_ack=False, arguments={"x-stream-offset": offset}
-    )
+    try:
+        return channel.basic_consume(
+            queue, on_message, auto_ack=False, arguments={"x-stream-offset": offset}
+        )
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == PRECONDITION_FAILED and "replica" in exc.reply_text:
+            raise StreamNotReady(f"{exc.reply_code} {exc.reply_text}") from None
+        raise
 
 
 def close_without_rejects(channel: BlockingChannel) -> None:
