@@ -60,7 +60,9 @@ def _ctl(cluster: LocalCluster, node: int, *args: str) -> None:
     )
 
 
-def _one_failover(cluster: LocalCluster, node: int) -> float:
+def _one_failover(cluster: LocalCluster, node: int) -> tuple[float, float]:
+    """Seconds from the stop command, and from the node closing the connection,
+    to the first confirmed message."""
     urls = cluster.amqp_urls[node - 1 :] + cluster.amqp_urls[: node - 1]
     config = Config(
         redis_url=cluster.redis_url, amqp_url=",".join(urls), namespace=namespace(), log_dir="/tmp"
@@ -71,6 +73,8 @@ def _one_failover(cluster: LocalCluster, node: int) -> float:
         session = GroupSession(member.client, "failover", "connect", "persistent")
         session.start()
         assert member.broker.url == urls[0]
+        lost: list[float] = []
+        member.broker.add_listener(on_lost=lambda: lost.append(time.perf_counter()))
         stopping = threading.Thread(target=_ctl, args=(cluster, node, "stop_app"))
         started = time.perf_counter()
         stopping.start()
@@ -86,13 +90,13 @@ def _one_failover(cluster: LocalCluster, node: int) -> float:
                 continue
             status = _wait_status(member, session, text)
             if status == "sent":
-                elapsed = time.perf_counter() - started
+                confirmed = time.perf_counter()
                 break
         else:
             raise RuntimeError("no message was confirmed within 60 s of the stop")
         stopping.join(60)
         member.on_ui(session.close)
-        return elapsed
+        return confirmed - started, confirmed - (lost[0] if lost else started)
     finally:
         member.close()
         connection.close()
@@ -114,20 +118,29 @@ def _wait_status(member: Headless, session: GroupSession, text: str) -> str:
 def failover() -> list[Result]:
     cluster = _started()
     try:
-        times = [_one_failover(cluster, 1 + k % 3) for k in range(ROUNDS)]
+        rounds = [_one_failover(cluster, 1 + k % 3) for k in range(ROUNDS)]
     finally:
         cluster.stop()
-    best = median(times)
+    from_command = [r[0] for r in rounds]
+    from_drop = [r[1] for r in rounds]
+    best = median(from_command)
     return [
         Result(
             "cluster_failover",
-            f"node stopped -> first confirmed message, median of {ROUNDS}",
+            f"stop_app run -> first confirmed message, median of {ROUNDS}",
             best,
             "s",
             "<= 5 s",
             best <= 5,
         ),
-        Result("cluster_failover", f"slowest of {ROUNDS}", max(times), "s"),
+        Result("cluster_failover", f"stop_app run: slowest of {ROUNDS}", max(from_command), "s"),
+        Result(
+            "cluster_failover",
+            f"node closed the connection -> first confirmed, median of {ROUNDS}",
+            median(from_drop),
+            "s",
+        ),
+        Result("cluster_failover", f"connection closed: slowest of {ROUNDS}", max(from_drop), "s"),
     ]
 
 
