@@ -186,14 +186,19 @@ def test_a_node_dies_under_three_members(cluster: LocalCluster, namespace: str, 
         for t in typists:
             t.join(10)
 
+        unsettled: list[str] = []
+
         def settled() -> bool:
+            unsettled.clear()
             for m, s in zip(members, sessions, strict=True):
                 own = {text: status for side, text, status in entries(m, s) if side == "own"}
-                if set(own) != set(typed[m.me.name]) or "sending" in own.values():
-                    return False
-            return True
+                unsettled.extend(t for t in typed[m.me.name] if own.get(t, "sending") == "sending")
+            return not unsettled
 
-        wait_for(settled, 30, "every message confirmed or marked not delivered")
+        try:
+            wait_for(settled, 30, "every message confirmed or marked not delivered")
+        except AssertionError:
+            raise AssertionError(f"still sending: {unsettled}") from None
 
         # Each window says it lost the server and is back.
         for m, s in zip(members, sessions, strict=True):

@@ -110,21 +110,11 @@ def consume_stream(
     offset: int | str,
     on_message: OnMessage,
 ) -> str:
-    """Bind the stream and consume it from ``offset``; returns the consumer tag.
-
-    Raises:
-        StreamNotReady: this node's replica is not serving yet (just after
-            another node failed); ``channel``, the consumer's own, is closed.
-    """
+    """Bind the stream and consume it from ``offset``; returns the consumer tag."""
     channel.queue_bind(queue, exchange, routing_key=routing_key)
-    try:
-        return channel.basic_consume(
-            queue, on_message, auto_ack=False, arguments={"x-stream-offset": offset}
-        )
-    except pika.exceptions.ChannelClosedByBroker as exc:
-        if exc.reply_code == PRECONDITION_FAILED and "replica" in exc.reply_text:
-            raise StreamNotReady(f"{exc.reply_code} {exc.reply_text}") from None
-        raise
+    return channel.basic_consume(
+        queue, on_message, auto_ack=False, arguments={"x-stream-offset": offset}
+    )
 
 
 def close_without_rejects(channel: BlockingChannel) -> None:
