@@ -355,8 +355,12 @@ class Broker:
             connection.add_callback_threadsafe(lambda: self._invoke(fn, future))
         except Exception:
             with self._pending_lock:
+                ours = future in self._pending
                 self._pending.discard(future)
-            future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
+            # Not ours any more: the connection dropped meanwhile and the broker
+            # thread has failed it already (see _fail_pending).
+            if ours:
+                future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
         return future
 
     def _invoke(self, fn: Callable[[BlockingChannel], T], future: Future[T]) -> None:

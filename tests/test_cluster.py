@@ -94,8 +94,19 @@ class Member:
         """Run ``fn`` on this member's UI thread and return its result."""
         done = threading.Event()
         box: list[Any] = []
-        self.ui.post(lambda: (box.append(fn()), done.set()))
+
+        def call() -> None:
+            try:
+                box.append(fn())
+            except BaseException as exc:
+                box.append(exc)
+            finally:
+                done.set()
+
+        self.ui.post(call)
         assert done.wait(20), "the UI thread did not answer"
+        if isinstance(box[0], BaseException):
+            raise box[0]
         return box[0]
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pika.exceptions
 import pytest
 
 from chat.address import detect_advertise_host
@@ -93,3 +94,23 @@ def test_when_every_node_is_down_the_error_names_them_all():
     message = str(info.value)
     assert "127.0.0.1:1" in message and "127.0.0.1:2" in message
     assert "secret" not in message
+
+
+def test_a_send_racing_a_dropped_connection_fails_once_with_a_sentence():
+    """The connection drops between handing work over and pika refusing it: the
+    broker thread fails the pending work, and the sender must not fail it again
+    (that raised InvalidStateError into the window that was sending)."""
+    broker = Broker(AMQP_URL, name="distchat tests race")
+
+    class Dropping:
+        """Stands in for a pika connection at the instant it is lost (not reachable
+        on purpose with a real one: the window is a few microseconds)."""
+
+        def add_callback_threadsafe(self, _callback):
+            broker._fail_pending()  # what the broker thread does when the connection drops
+            raise pika.exceptions.ConnectionWrongStateError("closed")
+
+    broker._connection = Dropping()  # type: ignore[assignment]
+    future = broker.submit(lambda channel: None)
+    with pytest.raises(BrokerUnavailable, match="lost"):
+        future.result(timeout=1)
