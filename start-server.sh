@@ -20,8 +20,8 @@
 # engine, `docker compose up` (docker-compose.yml); otherwise the locally
 # installed redis-server / rabbitmq-server, installed with apt-get first when
 # missing and we are root on Debian or Ubuntu. Their data and logs go to
-# .server-state/ in this folder, with a record of what was started, which
-# `stop` reads.
+# .server-state/ in this folder (or DISTCHAT_STATE_DIR), with a record of
+# what was started, which `stop` reads.
 #
 # A local RabbitMQ node gets a node name of its own (RABBITMQ_NODENAME,
 # default distchat-PORT@localhost), so it never collides with a system node.
