@@ -5,6 +5,12 @@
 #   ./start-server.sh [start]   make both answer, reusing whatever already does
 #   ./start-server.sh stop      stop what this script started, nothing else
 #   ./start-server.sh status    say whether each answers and who started it
+#   ./start-server.sh --cluster [start|stop|status]
+#                               the same for a local cluster: three RabbitMQ
+#                               nodes, a Redis primary and replica, three
+#                               Sentinels (scripts/server-cluster.sh); ends by
+#                               printing the --amqp-url and --redis-url to use.
+#                               stop and status without --cluster cover it too.
 #
 # Where they are comes from CHAT_REDIS_URL (default redis://127.0.0.1:6379/0)
 # and CHAT_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/%2F), the same
@@ -14,8 +20,8 @@
 # engine, `docker compose up` (docker-compose.yml); otherwise the locally
 # installed redis-server / rabbitmq-server, installed with apt-get first when
 # missing and we are root on Debian or Ubuntu. Their data and logs go to
-# .server-state/ in this folder, with a record of what was started, which
-# `stop` reads.
+# .server-state/ in this folder (or DISTCHAT_STATE_DIR), with a record of
+# what was started, which `stop` reads.
 #
 # A local RabbitMQ node gets a node name of its own (RABBITMQ_NODENAME,
 # default distchat-PORT@localhost), so it never collides with a system node.
@@ -24,7 +30,7 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
-STATE=$PWD/.server-state
+STATE=${DISTCHAT_STATE_DIR:-$PWD/.server-state}
 COMPOSE_PROJECT=distchat
 
 # rabbitmq-server and rabbitmqctl live in /usr/sbin on Debian, which is not on
@@ -521,10 +527,29 @@ do_status() {
 	return "$rc"
 }
 
-case ${1:-start} in
-start) do_start ;;
-stop) do_stop ;;
-status) do_status ;;
+# shellcheck source=scripts/server-cluster.sh
+. scripts/server-cluster.sh
+
+COMMAND="" CLUSTER_ONLY=""
+for arg in "$@"; do
+	case $arg in
+	--cluster) CLUSTER_ONLY=1 ;;
+	*) [[ -z $COMMAND ]] && COMMAND=$arg ;;
+	esac
+done
+
+case ${COMMAND:-start} in
+start) if [[ -n $CLUSTER_ONLY ]]; then cluster_start; else do_start; fi ;;
+stop)
+	[[ -n $CLUSTER_ONLY ]] || do_stop
+	cluster_stop
+	;;
+status)
+	rc=0
+	if [[ -z $CLUSTER_ONLY ]]; then do_status || rc=$?; fi
+	if [[ -n $CLUSTER_ONLY || -f $CLUSTER/ports ]]; then cluster_status || rc=$?; fi
+	exit "$rc"
+	;;
 -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" ;;
-*) die "unknown command '$1' (use start, stop or status)" ;;
+*) die "unknown command '$COMMAND' (use start, stop or status, with or without --cluster)" ;;
 esac

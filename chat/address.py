@@ -6,6 +6,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from nameserver.connect import first_address
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -23,14 +25,13 @@ def detect_advertise_host(redis_url: str) -> str:
     our packets to it leave from; with Redis on this machine that is loopback.
     A UDP ``connect`` only picks a route: it sends nothing.
     """
-    parts = urlsplit(redis_url)
-    host = parts.hostname or "127.0.0.1"
-    if _is_loopback(host) or parts.scheme == "unix":
+    if urlsplit(redis_url).scheme == "unix":
+        return "127.0.0.1"
+    host, port = first_address(redis_url)
+    if _is_loopback(host):
         return "127.0.0.1"
     try:
-        family, _, _, _, sockaddr = socket.getaddrinfo(
-            host, parts.port or 6379, type=socket.SOCK_DGRAM
-        )[0]
+        family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         with socket.socket(family, socket.SOCK_DGRAM) as probe:
             probe.connect(sockaddr)
             return probe.getsockname()[0]

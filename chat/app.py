@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - Windows
 
 from chat import __version__
 from chat.address import resolve_hosts
-from chat.broker import Broker, BrokerRefused, BrokerUnavailable, redact
+from chat.broker import Broker, BrokerRefused, BrokerUnavailable
 from chat.client import Client
 from chat.config import Config, ConfigError, load
 from chat.features import Feature
@@ -48,6 +48,8 @@ from chat.rpc import create_server
 from chat.terminal import Terminal
 from chat.ui import UiQueue
 from chat.wiring import build_features, close_all
+from nameserver.connect import connect as connect_redis
+from nameserver.connect import redact as redact_redis
 from nameserver.keys import Keys
 from nameserver.registry import ClientRecord, Registry
 
@@ -72,8 +74,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--name", help="username (asked for when not given)")
     parser.add_argument("--config", metavar="FILE", help="YAML settings file (default config.yaml)")
-    parser.add_argument("--redis-url", help="name server, e.g. redis://host:6379/0")
-    parser.add_argument("--amqp-url", help="broker, e.g. amqp://guest:guest@host:5672/%%2F")
+    parser.add_argument(
+        "--redis-url",
+        help="name server, e.g. redis://host:6379/0 or redis+sentinel://h1:26379,h2:26379/mymaster/0",
+    )
+    parser.add_argument(
+        "--amqp-url",
+        help="broker, e.g. amqp://guest:guest@host:5672/%%2F; a cluster's nodes comma-separated",
+    )
     parser.add_argument("--namespace", help="prefix of every Redis key and broker name")
     parser.add_argument("--advertise-host", help="host other clients use to reach this one")
     parser.add_argument("--bind-host", help="interface the private-chat server listens on")
@@ -178,19 +186,13 @@ class App:
     # -- start ---------------------------------------------------------------
 
     def connect_redis(self) -> redis.Redis:
-        connection = redis.Redis.from_url(
-            self.config.redis_url,
-            socket_connect_timeout=2,
-            socket_timeout=5,
-            health_check_interval=30,
-            retry_on_timeout=True,
-        )
+        connection = connect_redis(self.config.redis_url)
         try:
             connection.ping()
         except redis.RedisError as exc:
+            where = redact_redis(self.config.redis_url)
             raise RuntimeError(
-                f"The name server (Redis) is not answering at {redact(self.config.redis_url)} "
-                f"({exc}). {SERVER_HINT}"
+                f"The name server (Redis) is not answering at {where} ({exc}). {SERVER_HINT}"
             ) from None
         return connection
 
@@ -198,7 +200,7 @@ class App:
         config = self.config
         self.root = open_display()
         connection = self.connect_redis()
-        self.broker = Broker(config.amqp_url, name=f"distchat pid {os.getpid()}")
+        self.broker = Broker(config.amqp_urls, name=f"distchat pid {os.getpid()}")
         try:
             self.broker.start()
         except BrokerRefused as exc:

@@ -15,17 +15,22 @@ listeners and whose :meth:`~Subscription.cancel` undoes all of it. The channel
 is in publisher-confirm mode: :meth:`Broker.publish` returns only once the
 broker has taken the message.
 
-Bookkeeping (setups, listeners, pending futures, the current connection) is
-changed only under the broker's own lock; the broker thread works on copies,
-and checks that a setup is still registered right before it runs it, so a
-cancelled setup never runs again and needs no check of its own.
+Bookkeeping (setups, listeners, pending futures, the current connection and
+node) is changed only under the broker's own lock; the broker thread works on
+copies, and checks that a setup is still registered right before it runs it,
+so a cancelled setup never runs again and needs no check of its own.
+
+A broker may be given several URLs, the nodes of one RabbitMQ cluster: it
+connects to the first that answers and, when that connection drops, tries the
+next one at once, going round the list; only after every node has failed in
+a row does it wait (doubling, capped) before the next round.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -118,7 +123,8 @@ class Broker:
     """One RabbitMQ connection on its own thread, shared by every feature of a client.
 
     Args:
-        url: an ``amqp://`` URL.
+        url: an ``amqp://`` URL, or several (a sequence, or one comma-separated
+            string): the nodes of one cluster, tried in turn.
         name: shown as the connection name in RabbitMQ's management UI.
         on_lost: called (on the broker thread) when the connection drops.
         on_back: called (on the broker thread) when it is up again.
@@ -128,12 +134,16 @@ class Broker:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         name: str = "distchat",
         on_lost: Callable[[], None] | None = None,
         on_back: Callable[[], None] | None = None,
     ) -> None:
-        self.url = url
+        urls = url.split(",") if isinstance(url, str) else list(url)
+        self.urls: tuple[str, ...] = tuple(u.strip() for u in urls if u.strip())
+        if not self.urls:
+            raise ValueError("a broker needs at least one amqp:// URL")
+        self._current = 0  # index into urls of the node in use (or tried next)
         self.name = name
         # Everything below is changed under this lock only (or, for the
         # connection and channel, also only on the broker thread).
@@ -148,10 +158,28 @@ class Broker:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._first_error: BaseException | None = None
+        self._refused_at: int | None = None  # index of a node that refused the login at start
         if on_lost is not None or on_back is not None:
             self.add_listener(on_lost, on_back)
 
     # -- life cycle ----------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The URL of the node in use (or the one tried next while disconnected)."""
+        return self.urls[self._current]
+
+    @property
+    def node(self) -> str:
+        """The node in use, for people: ``host:port`` (and its place in the list)."""
+        parts = urlsplit(self.url)
+        where = parts.netloc.rsplit("@", 1)[-1] or "localhost"
+        if len(self.urls) == 1:
+            return where
+        return f"{where} (node {self._current + 1} of {len(self.urls)})"
+
+    def _everywhere(self) -> str:
+        return ", ".join(redact(u) for u in self.urls)
 
     def _parameters(self) -> pika.URLParameters:
         params = pika.URLParameters(self.url)
@@ -172,17 +200,20 @@ class Broker:
         self._thread.start()
         if not self._ready.wait(timeout):
             self._stopping.set()
-            raise BrokerUnavailable(f"RabbitMQ did not answer at {redact(self.url)}")
-        if isinstance(self._first_error, _REFUSED):
-            user = pika.URLParameters(self.url).credentials.username
+            raise BrokerUnavailable(f"RabbitMQ did not answer at {self._everywhere()}")
+        if self._refused_at is not None:
+            index = self._refused_at
+            url = self.urls[index]
+            user = pika.URLParameters(url).credentials.username
+            node = f" (node {index + 1} of {len(self.urls)})" if len(self.urls) > 1 else ""
             raise BrokerRefused(
-                f"RabbitMQ refused the user {user!r} at {redact(self.url)}; "
+                f"RabbitMQ refused the user {user!r} at {redact(url)}{node}; "
                 "check the user name and password in amqp_url"
             )
         if self._first_error is not None:
             reason = str(self._first_error).strip("() ")
             raise BrokerUnavailable(
-                f"RabbitMQ is not answering at {redact(self.url)}"
+                f"RabbitMQ is not answering at {self._everywhere()}"
                 + (f" ({reason})" if reason else "")
             )
 
@@ -266,16 +297,26 @@ class Broker:
     def _run(self) -> None:
         delay = BACKOFF_FIRST
         first = True
+        failed_in_a_row = 0
         while not self._stopping.is_set():
             try:
                 self._connect()
             except _CONNECTION_LOST as exc:
-                self._set_link(None, None)
+                # Lost while connecting or running the setups: work handed to
+                # that connection meanwhile would never be answered; fail it.
+                self._shutdown()
+                failed_in_a_row += 1
+                log.info("broker node %s unreachable (%s)", redact(self.url), exc)
+                if first and isinstance(exc, _REFUSED) and self._refused_at is None:
+                    self._refused_at = self._current  # the sentence at start names it
+                self._next_node()
+                if failed_in_a_row % len(self.urls):
+                    continue  # try the next node at once
                 if first:
                     self._first_error = exc
                     self._ready.set()
                     return
-                log.info("broker still unreachable (%s); next try in %.1f s", exc, delay)
+                log.info("no broker node reachable; next try in %.1f s", delay)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, BACKOFF_CAP)
                 continue
@@ -289,15 +330,24 @@ class Broker:
                 delay = min(delay * 2, BACKOFF_CAP)
                 continue
             delay = BACKOFF_FIRST
+            failed_in_a_row = 0
             if first:
                 first = False
                 self._ready.set()
-                log.info("connected to %s", redact(self.url))
+                log.info("connected to %s, node %s", redact(self.url), self.node)
             else:
-                log.warning("reconnected to %s", redact(self.url))
+                log.warning("reconnected to %s, node %s", redact(self.url), self.node)
                 self._notify("back")
             self._serve()
+            if len(self.urls) > 1 and not self._stopping.is_set():
+                # The node in use has most likely gone: start with another.
+                self._next_node()
         self._shutdown()
+
+    def _next_node(self) -> None:
+        """Broker thread: the next node of the list is the one to try."""
+        with self._lock:
+            self._current = (self._current + 1) % len(self.urls)
 
     def _serve(self) -> None:
         """Dispatch broker events and cross-thread calls until the connection drops."""
@@ -340,10 +390,12 @@ class Broker:
                 future.set_exception(BrokerUnavailable("the connection to RabbitMQ was lost"))
 
     def _shutdown(self) -> None:
-        self._fail_pending()
         connection = self._connection
-        self._set_link(None, None)
-        if connection is not None and connection.is_open:
+        self._set_link(None, None)  # first: no new work is handed to this connection
+        self._fail_pending()
+        if connection is None:
+            return
+        if connection.is_open:
             try:
                 connection.close()
             except Exception:
@@ -387,17 +439,22 @@ class Broker:
             return future
         with self._lock:
             connection = self._connection
-            if connection is not None and not self._stopping.is_set():
+            up = connection is not None and not self._stopping.is_set()
+            if up:
                 self._pending.add(future)
-        if connection is None or self._stopping.is_set():
+        if not up or connection is None:  # decided under the lock, with the pending set
             future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
             return future
         try:
             connection.add_callback_threadsafe(lambda: self._invoke(fn, future))
         except Exception:
             with self._lock:
+                ours = future in self._pending
                 self._pending.discard(future)
-            future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
+            # Not ours any more: the connection dropped meanwhile and the broker
+            # thread has failed it already (see _fail_pending).
+            if ours:
+                future.set_exception(BrokerUnavailable("not connected to RabbitMQ right now"))
         return future
 
     def _invoke(self, fn: Callable[[BlockingChannel], T], future: Future[T]) -> None:

@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
+
+from nameserver.connect import check_url as check_redis_url
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config.yaml"
 
@@ -28,6 +31,8 @@ class Config:
     """Settings of one client. Field docs are the user-facing documentation."""
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: One broker URL, or several (a cluster's nodes) comma-separated; a YAML list
+    #: is joined the same way. :attr:`amqp_urls` gives them one by one.
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     namespace: str = "chat"
     advertise_host: str = "auto"
@@ -48,6 +53,11 @@ class Config:
     #: in the state directory (empty: that one, created on first use).
     identity_file: str = ""
     verbose: bool = False
+
+    @property
+    def amqp_urls(self) -> tuple[str, ...]:
+        """Every broker URL, in the order given."""
+        return split_urls(self.amqp_url)
 
     @property
     def log_path(self) -> Path:
@@ -73,8 +83,31 @@ _POSITIVE = {
 }
 
 
+def split_urls(text: str) -> tuple[str, ...]:
+    """The URLs of a comma-separated list, without blanks."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _check_amqp_urls(key: str, value: str, raw: Any, origin: str) -> str:
+    urls = split_urls(value)
+    if not urls:
+        raise ConfigError(f"{key} from {origin} names no URL, not {raw!r}")
+    for url in urls:
+        if not url.startswith(("amqp://", "amqps://")):
+            raise ConfigError(f"{key} from {origin} must start with amqp://, not {url!r}")
+        try:
+            urlsplit(url).port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ConfigError(f"{key} from {origin} has a bad port in {url!r}") from None
+    return ",".join(urls)
+
+
 def _coerce(key: str, raw: Any, origin: str) -> Any:
     kind = FIELDS[key].type
+    if key == "amqp_url" and isinstance(raw, list):
+        if not all(isinstance(item, str) for item in raw):
+            raise ConfigError(f"{key} from {origin} must be a URL or a list of URLs, not {raw!r}")
+        raw = ",".join(raw)
     try:
         if kind == "bool":
             if isinstance(raw, bool):
@@ -103,10 +136,13 @@ def _coerce(key: str, raw: Any, origin: str) -> Any:
         raise ConfigError(f"{key} from {origin} must be greater than 0, not {raw!r}")
     if key == "grpc_port" and not 0 <= value <= 65535:
         raise ConfigError(f"{key} from {origin} must be a port from 0 to 65535, not {raw!r}")
-    if key == "redis_url" and not value.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"{key} from {origin} must start with redis://, not {raw!r}")
-    if key == "amqp_url" and not value.startswith(("amqp://", "amqps://")):
-        raise ConfigError(f"{key} from {origin} must start with amqp://, not {raw!r}")
+    if key == "redis_url":
+        try:
+            check_redis_url(value)
+        except ValueError as exc:
+            raise ConfigError(f"{key} from {origin}: {exc}, not {raw!r}") from None
+    if key == "amqp_url":
+        value = _check_amqp_urls(key, value, raw, origin)
     if key == "namespace" and not value.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"{key} from {origin} may hold only letters, digits, - and _")
     return value

@@ -36,5 +36,9 @@ class Names:
 
     @property
     def insult_queue(self) -> str:
-        """Durable work queue of the insult channel."""
-        return f"{self.namespace}.insults"
+        """Quorum work queue of the insult channel.
+
+        Versioned: ``NS.insults`` was a classic queue, and a queue cannot change
+        its type (declaring it as a quorum queue fails with 406).
+        """
+        return f"{self.namespace}.insults.v2"

@@ -8,6 +8,7 @@ import sys
 
 import redis
 
+from nameserver.connect import connect, redact
 from nameserver.format import clients_table, groups_table
 from nameserver.keys import Keys
 from nameserver.registry import Registry
@@ -21,13 +22,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--namespace", default=os.environ.get("CHAT_NAMESPACE", "chat"))
     args = parser.parse_args(argv)
-    connection = redis.Redis.from_url(args.redis_url, socket_connect_timeout=2)
+    try:
+        connection = connect(args.redis_url)
+    except ValueError as exc:
+        print(f"Cannot use the name server URL {redact(args.redis_url)}: {exc}.", file=sys.stderr)
+        return 1
     registry = Registry(connection, Keys(args.namespace))
     try:
         clients = registry.list_clients()
         groups = registry.list_groups()
     except redis.RedisError as exc:
-        print(f"Cannot read the name server at {args.redis_url}: {exc}.", file=sys.stderr)
+        print(f"Cannot read the name server at {redact(args.redis_url)}: {exc}.", file=sys.stderr)
         print("Is it running? Start it with ./start-server.sh", file=sys.stderr)
         return 1
     print(f"{len(clients)} client{'' if len(clients) == 1 else 's'} online")

@@ -55,9 +55,8 @@ class Scene:
     def __init__(self, namespace: str) -> None:
         import tkinter
 
-        import redis
-
         from chat.config import Config
+        from nameserver.connect import connect
         from nameserver.keys import Keys
         from nameserver.registry import Registry
 
@@ -72,7 +71,7 @@ class Scene:
             state_dir=self.state.name,
             advertise_host="127.0.0.1",
         )
-        self.redis = redis.Redis.from_url(REDIS_URL)
+        self.redis = connect(REDIS_URL)
         self.registry = Registry(self.redis, Keys(namespace), ttl=60)
         self.clients: list[Any] = []
         self._closers: list[Callable[[], None]] = []
@@ -224,9 +223,9 @@ def insult_channel(scene: Scene, alice: Any, bob: Any, out: Path) -> None:
 
 def clean(namespace: str) -> None:
     import pika
-    import redis
 
     from chat.topology import Names
+    from nameserver.connect import connect
     from nameserver.keys import Keys
 
     names = Names(namespace)
@@ -235,7 +234,7 @@ def clean(namespace: str) -> None:
     connection.channel().queue_delete(names.insult_queue)
     connection.channel().exchange_delete(names.groups_exchange)
     connection.close()
-    r = redis.Redis.from_url(REDIS_URL)
+    r = connect(REDIS_URL)
     keys = list(r.scan_iter(match=Keys(namespace).pattern, count=1000))
     if keys:
         r.delete(*keys)

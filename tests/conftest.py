@@ -19,6 +19,7 @@ import redis
 
 from chat.broker import Broker
 from chat.config import Config
+from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import Registry
 from tests.support import ClientProcess, TestClient
@@ -47,7 +48,7 @@ def namespace() -> str:
 
 @pytest.fixture
 def redis_conn(namespace: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(REDIS_URL)
+    connection = connect(REDIS_URL)
     connection.ping()
     yield connection
     keys = list(connection.scan_iter(match=Keys(namespace).pattern, count=1000))

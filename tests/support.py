@@ -238,6 +238,29 @@ class TestClient:
     def insults(self) -> Any:
         return self.feature("insults")
 
+    def on_ui(self, fn: Callable[[], T], timeout: float = 20.0) -> T:
+        """Run ``fn`` on this client's UI thread and return its result (or raise its error).
+
+        The UI queue must be drained (``drain=True`` or a Tk ``root``).
+        """
+        done = threading.Event()
+        box: list[Any] = []
+
+        def call() -> None:
+            try:
+                box.append(fn())
+            except BaseException as exc:
+                box.append(exc)
+            finally:
+                done.set()
+
+        self.ui.post(call)
+        if not done.wait(timeout):
+            raise AssertionError(f"the UI thread did not answer within {timeout} s")
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+
     def type(self, *lines: str) -> None:
         """What the user types next at the prompts."""
         self.term.inp = Script(*lines)

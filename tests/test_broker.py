@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import uuid
+from concurrent.futures import Future
 
 import pika
 import pika.exceptions
@@ -123,6 +124,36 @@ def test_a_cancelled_subscription_neither_runs_again_nor_hears_the_connection(na
         wait_for(lambda: events == ["kept lost", "kept back"], timeout=15, what="lost then back")
         broker.call(lambda ch: None)  # the setups have run again by now
         assert runs == ["kept", "dropped", "kept"]
+    finally:
+        broker.close()
+
+
+def test_work_handed_over_while_a_reconnect_fails_is_failed_not_forgotten(namespace: str):
+    """A send reaches the new connection while the setups run after a reconnect,
+    and that connection drops before they are done: the send must fail (its
+    window marks it not delivered), not wait for an answer that never comes."""
+    name = f"distchat-test-{uuid.uuid4().hex[:8]}"
+    broker = Broker(AMQP_URL, name=name)
+    broker.start()
+    try:
+        handed: list[Future[None]] = []
+        runs = {"count": 0}
+
+        def setup(channel) -> None:
+            runs["count"] += 1
+            if runs["count"] != 2:
+                return
+            sender = threading.Thread(target=lambda: handed.append(broker.submit(lambda ch: None)))
+            sender.start()
+            sender.join()
+            raise pika.exceptions.StreamLostError("lost while running the setups")
+
+        broker.add_setup(setup)
+        _close_connection(name)
+        wait_for(lambda: handed, timeout=15, what="a send during the setups")
+        with pytest.raises(BrokerUnavailable):
+            handed[0].result(timeout=10)
+        wait_for(lambda: runs["count"] >= 3 and broker.connected, timeout=15, what="back")
     finally:
         broker.close()
 

@@ -52,9 +52,20 @@ def declare_exchange(channel: BlockingChannel, exchange: str) -> None:
     channel.exchange_declare(exchange, exchange_type="topic", durable=True)
 
 
+#: Replicas of a persistent group's stream. RabbitMQ places min(this, cluster
+#: nodes) of them, so every client declares the same number whatever cluster it
+#: sees (a re-declare with another number is refused, 406), and a single node works.
+STREAM_REPLICAS = 3
+
+
 def stream_arguments(max_age: str, max_bytes: int) -> dict[str, Any]:
-    """Queue arguments of a persistent group's stream: its type and retention."""
-    return {"x-queue-type": "stream", "x-max-age": max_age, "x-max-length-bytes": max_bytes}
+    """Queue arguments of a persistent group's stream: type, replicas and retention."""
+    return {
+        "x-queue-type": "stream",
+        "x-initial-cluster-size": STREAM_REPLICAS,
+        "x-max-age": max_age,
+        "x-max-length-bytes": max_bytes,
+    }
 
 
 def declare_stream(channel: BlockingChannel, queue: str, max_age: str, max_bytes: int) -> None:
@@ -73,7 +84,7 @@ def declare_stream(channel: BlockingChannel, queue: str, max_age: str, max_bytes
         if exc.reply_code != PRECONDITION_FAILED:
             # Not a channel error of the shared channel: that one is fine.
             raise StreamRefused(f"{exc.reply_code} {exc.reply_text}") from None
-        log.info("stream %s exists with other retention settings; using it as it is", queue)
+        log.info("stream %s exists with other settings (%s); using it as is", queue, exc.reply_text)
         return
     probe.close()
 

@@ -1,4 +1,4 @@
-"""The insult channel: one durable RabbitMQ work queue, each insult to exactly one listener.
+"""The insult channel: one quorum RabbitMQ work queue, each insult to exactly one listener.
 
 No tkinter here. A client *listens* while :meth:`InsultChannel.connect` is in
 force: its consumer takes one insult at a time (``prefetch_count=1``) and
@@ -38,6 +38,8 @@ from chat.wire import ChatMessage, check_text
 
 log = logging.getLogger(__name__)
 
+#: A quorum queue: replicated over the cluster's nodes (one on a single node).
+QUEUE_ARGUMENTS = {"x-queue-type": "quorum"}
 #: The ``chat`` field of every insult.
 CHANNEL_NAME = "insults"
 KIND = "insult"
@@ -150,7 +152,7 @@ class InsultChannel:
         return self.broker.submit(publish)
 
     def _declare(self, channel: BlockingChannel) -> pika.frame.Method:
-        return channel.queue_declare(self.queue, durable=True)
+        return channel.queue_declare(self.queue, durable=True, arguments=QUEUE_ARGUMENTS)
 
     # -- listening -------------------------------------------------------------
 

@@ -8,7 +8,16 @@ import uuid
 from dataclasses import dataclass
 
 REDIS_URL = os.environ.get("CHAT_REDIS_URL", "redis://127.0.0.1:6379/0")
-AMQP_URL = os.environ.get("CHAT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+#: Every broker node given (a cluster's, comma-separated) ...
+AMQP_URLS = os.environ.get("CHAT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F").split(",")
+#: ... and the first, for bare pika.
+AMQP_URL = AMQP_URLS[0]
+
+
+def amqp_urls(shift: int = 0) -> list[str]:
+    """The broker nodes starting with the ``shift``-th, so clients spread over a cluster."""
+    k = shift % len(AMQP_URLS)
+    return AMQP_URLS[k:] + AMQP_URLS[:k]
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pika
-import redis
 
 from benchmarks.common import AMQP_URL, REDIS_URL, Result, median, namespace, percentile
 from chat.broker import Broker
@@ -13,6 +12,7 @@ from chat.discovery.lookup import look_up
 from chat.discovery.requester import Requester
 from chat.discovery.responder import Responder
 from chat.topology import Names
+from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import ClientRecord, GroupRecord, Registry
 
@@ -25,7 +25,7 @@ ROUNDS = 30
 def redis_way() -> list[Result]:
     """List 1,000 live clients and 100 groups, the way the menu does (4 round trips)."""
     ns = namespace()
-    connection = redis.Redis.from_url(REDIS_URL)
+    connection = connect(REDIS_URL)
     registry = Registry(connection, Keys(ns), ttl=300)
     try:
         now = time.time()

@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 
 import pexpect
-import redis
 
 from benchmarks.common import AMQP_URL, REDIS_URL, Result, median, namespace
 from benchmarks.foundation import _cleanup, _spawn
 from chat.config import Config
+from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import Registry
 from tests.support import TestClient, wait_for
@@ -80,7 +80,7 @@ def _storm(ns: str, registry: Registry, peers: list[TestClient]) -> float:
 def exit_times() -> list[Result]:
     ns = namespace()
     config = Config(redis_url=REDIS_URL, amqp_url=AMQP_URL, namespace=ns, log_dir="/tmp")
-    registry = Registry(redis.Redis.from_url(REDIS_URL), Keys(ns))
+    registry = Registry(connect(REDIS_URL), Keys(ns))
     peer = TestClient(config, registry, "peer", keys={"private"})
     results = []
     try:

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pexpect
-import redis
 
 from benchmarks.common import REDIS_URL, Result, median, namespace
+from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import ClientRecord, Registry, new_client_id
 
@@ -28,7 +28,7 @@ def _spawn(ns: str, name: str) -> pexpect.spawn:
 
 
 def _cleanup(ns: str) -> None:
-    connection = redis.Redis.from_url(REDIS_URL)
+    connection = connect(REDIS_URL)
     keys = list(connection.scan_iter(match=Keys(ns).pattern, count=1000))
     if keys:
         connection.delete(*keys)
@@ -98,7 +98,7 @@ def idle(seconds: float = 20.0) -> list[Result]:
 def listing(count: int = 1000, runs: int = 30) -> list[Result]:
     """Listing ``count`` live clients from the name server, median of several runs."""
     ns = namespace()
-    connection = redis.Redis.from_url(REDIS_URL)
+    connection = connect(REDIS_URL)
     registry = Registry(connection, Keys(ns), ttl=120)
     pipe = connection.pipeline(transaction=False)
     expiry = time.time() + 120

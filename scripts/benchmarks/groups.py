@@ -26,12 +26,21 @@ from typing import Any
 import pika
 import redis
 
-from benchmarks.common import AMQP_URL, REDIS_URL, Result, median, namespace, percentile
+from benchmarks.common import (
+    AMQP_URL,
+    REDIS_URL,
+    Result,
+    amqp_urls,
+    median,
+    namespace,
+    percentile,
+)
 from chat.config import Config
 from chat.groups import amqp
 from chat.groups.session import GroupSession
 from chat.topology import Names
 from chat.wire import ChatMessage
+from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import Registry
 from tests.support import TestClient
@@ -42,7 +51,6 @@ FANOUT_GROUP = "fanout"
 PACED_MESSAGES = 200
 PACED_RATE = 20.0  # messages per second from the one sender
 RATE_MESSAGES = 2000
-HISTORY = 10_000
 TEXT = "x" * 100
 
 
@@ -53,17 +61,11 @@ class Headless(TestClient):
         registry = Registry(connection, Keys(config.namespace))
         super().__init__(config, registry, name, keys=(), drain=True)
 
-    def on_ui(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on this client's UI thread and return its result."""
-        done = threading.Event()
-        box: list[Any] = []
-        self.ui.post(lambda: (box.append(fn()), done.set()))
-        done.wait(10)
-        return box[0] if box else None
 
-
-def _config(ns: str) -> Config:
-    return Config(redis_url=REDIS_URL, amqp_url=AMQP_URL, namespace=ns, log_dir="/tmp")
+def _config(ns: str, shift: int = 0) -> Config:
+    """A member's settings; ``shift`` spreads members over a cluster's nodes."""
+    urls = ",".join(amqp_urls(shift))
+    return Config(redis_url=REDIS_URL, amqp_url=urls, namespace=ns, log_dir="/tmp")
 
 
 def _cleanup(ns: str, connection: redis.Redis, queues: list[str]) -> None:
@@ -109,12 +111,12 @@ def _member_process(ns: str, bare: bool, count: int, ready: Any, stop: Any, out:
             latencies.append(time.time() - ts)
 
     closers: list[Callable[[], None]] = []
-    connection = redis.Redis.from_url(REDIS_URL)
+    connection = connect(REDIS_URL)
     for i in range(count):
         if bare:
             closers.append(_bare_member(ns, record))
             continue
-        member = Headless(_config(ns), connection, f"m{i}")
+        member = Headless(_config(ns, i), connection, f"m{i}")
         session = GroupSession(member.client, FANOUT_GROUP, "subscribe", "transient")
         session.log.listener = lambda event, entry: (
             record(entry.ts) if event == "added" and entry.side == "peer" else None
@@ -182,7 +184,7 @@ def _fanout(ns: str, bare: bool, send: Callable[[int], None]) -> list[float]:
 
 def fanout() -> list[Result]:
     ns = namespace()
-    connection = redis.Redis.from_url(REDIS_URL)
+    connection = connect(REDIS_URL)
     sender = Headless(_config(ns), connection, "sender")
     bare_connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     try:
@@ -279,7 +281,7 @@ def _rate_bare(ns: str, confirms: bool) -> float:
 
 def send_rate() -> list[Result]:
     ns = namespace()
-    connection = redis.Redis.from_url(REDIS_URL)
+    connection = connect(REDIS_URL)
     try:
         bare = _rate_bare(ns, confirms=True)
         ours = _rate_ours(ns, connection)

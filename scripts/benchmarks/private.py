@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-import redis
 
 from benchmarks.common import AMQP_URL, REDIS_URL, Result, namespace, percentile
+from nameserver.connect import connect
 
 PACED_COUNT = 2000
 PACED_GAP = 0.002  # seconds between paced messages
@@ -60,7 +60,7 @@ def _receiver(conn: Any, ns: str) -> None:
             return iter(())
 
     config = _config(ns)
-    registry = Registry(redis.Redis.from_url(REDIS_URL), Keys(ns))
+    registry = Registry(connect(REDIS_URL), Keys(ns))
     client = TestClient(config, registry, "receiver", keys={"private"}, ui=StampingQueue())
     me = client.me
     bare, bare_port = create_server("127.0.0.1:0", config.keepalive_seconds)
@@ -101,7 +101,7 @@ def _sender_client(ns: str) -> Any:
     from nameserver.registry import Registry
     from tests.support import TestClient
 
-    registry = Registry(redis.Redis.from_url(REDIS_URL), Keys(ns))
+    registry = Registry(connect(REDIS_URL), Keys(ns))
     return TestClient(_config(ns), registry, "sender", keys={"private"})
 
 

@@ -21,7 +21,6 @@ import time
 from typing import Any
 
 import pika
-import redis
 
 from benchmarks.common import AMQP_URL, REDIS_URL, Result, percentile
 from chat.config import Config
@@ -30,6 +29,7 @@ from chat.groups.manager import chat_key
 from chat.history import ChatLog
 from chat.topology import Names
 from chat.wire import BadMessage, ChatMessage
+from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import Registry
 
@@ -133,7 +133,7 @@ def _join_once(root: Any, size: int, name: str, state_dir: str) -> tuple[float, 
         state_dir=state_dir,
         advertise_host="127.0.0.1",
     )
-    connection = redis.Redis.from_url(REDIS_URL)
+    connection = connect(REDIS_URL)
     reader = TestClient(config, Registry(connection, Keys(KEEP)), name, root=root, keys={"groups"})
     host = reader.client.windows
     group = _group(size)
@@ -276,7 +276,7 @@ def clean() -> list[Result]:
         connection.channel().exchange_delete(names.groups_exchange)
     finally:
         connection.close()
-    redis_connection = redis.Redis.from_url(REDIS_URL)
+    redis_connection = connect(REDIS_URL)
     keys = list(redis_connection.scan_iter(match=Keys(KEEP).pattern, count=1000))
     if keys:
         redis_connection.delete(*keys)

@@ -1,0 +1,185 @@
+"""Cluster figures: failover time, and group fan-out and send rate beside a single node.
+
+- ``cluster_failover``: a member of a persistent group on node k; the node is
+  stopped (``rabbitmqctl stop_app``); measured from the stop until the
+  member's first message after it is confirmed (the member tries again every
+  20 ms while it is disconnected, as an impatient user would). Five rounds,
+  each on the next node, the stopped node started again between rounds.
+- ``cluster_groups``: the fan-out and send-rate measures of
+  :mod:`benchmarks.groups`, run once against the cluster and once against the
+  single node (``CHAT_AMQP_URL``), in the same run, in child processes whose
+  environment names the servers.
+
+The cluster is started by ``start-server.sh --cluster`` on free ports and
+stopped by PID at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from localcluster import LocalCluster
+
+from benchmarks.common import Result, median, namespace
+from benchmarks.groups import Headless
+from chat.config import Config
+from chat.groups.session import GroupSession
+from nameserver.connect import connect
+
+ROUNDS = 5
+HERE = Path(__file__).resolve().parent
+
+
+def _started() -> LocalCluster:
+    cluster = LocalCluster(f"cluster-b{uuid.uuid4().hex[:6]}")
+    try:
+        cluster.start()
+    except Exception:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def _ctl(cluster: LocalCluster, node: int, *args: str) -> None:
+    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    cookie = cluster.record()["cookie"]
+    subprocess.run(
+        [ctl, "--erlang-cookie", cookie, "-n", cluster.node_name(node), *args],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def _one_failover(cluster: LocalCluster, node: int) -> tuple[float, float]:
+    """Seconds from the stop command, and from the node closing the connection,
+    to the first confirmed message."""
+    urls = cluster.amqp_urls[node - 1 :] + cluster.amqp_urls[: node - 1]
+    config = Config(
+        redis_url=cluster.redis_url, amqp_url=",".join(urls), namespace=namespace(), log_dir="/tmp"
+    )
+    connection = connect(config.redis_url)
+    member = Headless(config, connection, "failover")
+    try:
+        session = GroupSession(member.client, "failover", "connect", "persistent")
+        session.start()
+        assert member.broker.url == urls[0]
+        lost: list[float] = []
+        member.broker.add_listener(on_lost=lambda: lost.append(time.perf_counter()))
+        stopping = threading.Thread(target=_ctl, args=(cluster, node, "stop_app"))
+        started = time.perf_counter()
+        stopping.start()
+        # Let the stop begin: a message confirmed before it is not a failover.
+        while member.broker.connected and time.perf_counter() - started < 30:
+            time.sleep(0.005)
+        n = 0
+        while time.perf_counter() - started < 60:
+            n += 1
+            text = f"after the stop {n}"
+            if member.on_ui(lambda text=text: session.send(text)) is not None:
+                time.sleep(0.02)  # not connected yet: the text stays in the box
+                continue
+            status = _wait_status(member, session, text)
+            if status == "sent":
+                confirmed = time.perf_counter()
+                break
+        else:
+            raise RuntimeError("no message was confirmed within 60 s of the stop")
+        stopping.join(60)
+        member.on_ui(session.close)
+        return confirmed - started, confirmed - (lost[0] if lost else started)
+    finally:
+        member.close()
+        connection.close()
+        _ctl(cluster, node, "start_app")
+
+
+def _wait_status(member: Headless, session: GroupSession, text: str) -> str:
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline:
+        status = member.on_ui(
+            lambda: next((e.status for e in session.log.entries if e.text == text), "sending")
+        )
+        if status != "sending":
+            return status
+        time.sleep(0.005)
+    return "timeout"
+
+
+def failover() -> list[Result]:
+    cluster = _started()
+    try:
+        rounds = [_one_failover(cluster, 1 + k % 3) for k in range(ROUNDS)]
+    finally:
+        cluster.stop()
+    from_command = [r[0] for r in rounds]
+    from_drop = [r[1] for r in rounds]
+    best = median(from_command)
+    return [
+        Result(
+            "cluster_failover",
+            f"stop_app run -> first confirmed message, median of {ROUNDS}",
+            best,
+            "s",
+            "<= 5 s",
+            best <= 5,
+        ),
+        Result("cluster_failover", f"stop_app run: slowest of {ROUNDS}", max(from_command), "s"),
+        Result(
+            "cluster_failover",
+            f"node closed the connection -> first confirmed, median of {ROUNDS}",
+            median(from_drop),
+            "s",
+        ),
+        Result("cluster_failover", f"connection closed: slowest of {ROUNDS}", max(from_drop), "s"),
+    ]
+
+
+_CHILD = """
+import dataclasses, json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+from benchmarks import groups
+results = groups.fanout() + groups.send_rate()
+print(json.dumps([dataclasses.asdict(r) for r in results]))
+"""
+
+
+def _groups_figures(env: dict[str, str]) -> list[Result]:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(HERE.parent), str(HERE.parent.parent)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    return [Result(**row) for row in json.loads(done.stdout.strip().splitlines()[-1])]
+
+
+def groups_side_by_side() -> list[Result]:
+    single = _groups_figures({})
+    cluster = _started()
+    try:
+        env = {"CHAT_AMQP_URL": ",".join(cluster.amqp_urls), "CHAT_REDIS_URL": cluster.redis_url}
+        on_cluster = _groups_figures(env)
+    finally:
+        cluster.stop()
+    results = []
+    for label, rows in (("single node", single), ("3-node cluster", on_cluster)):
+        for row in rows:
+            results.append(
+                dataclasses.replace(row, scenario="cluster_groups", metric=f"{label}: {row.metric}")
+            )
+    return results
+
+
+SCENARIOS = {"cluster_failover": failover, "cluster_groups": groups_side_by_side}
