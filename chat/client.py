@@ -37,3 +37,5 @@ class Client:
     identity: Identity | None = None
     #: The keys seen before for each username (trust on first use).
     known_peers: KnownPeers | None = None
+    #: Checks signed bodies against the name server and known peers (``chat.trust``).
+    verifier: Any = None

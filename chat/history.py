@@ -32,6 +32,8 @@ class Entry:
     sender_id: str = ""
     msg_id: str = ""
     status: Status = "sent"
+    #: Shown beside the sender's name: the sender's key changed (a sentence), or "".
+    warning: str = ""
 
     @property
     def clock(self) -> str:
@@ -59,6 +61,7 @@ class ChatLog:
         # direction overrides reach a window.
         entry.text = for_window(entry.text)
         entry.sender_name = safe_name(entry.sender_name)
+        entry.warning = for_window(entry.warning)
         self.entries.append(entry)
         if self.listener is not None:
             self.listener("added", entry)
@@ -72,15 +75,26 @@ class ChatLog:
         msg_id: str,
         ts: float | None = None,
         status: Status = "sent",
+        warning: str = "",
     ) -> Entry | None:
-        """Add a message; returns None when this (sender, ID) was shown already."""
+        """Add a message; returns None when this (sender, ID) was shown already.
+
+        ``warning`` is shown beside the sender's name (its key changed).
+        """
         key = (sender_id, msg_id)
         if msg_id and key in self._seen:
             return None
         self._seen.add(key)
         side: Side = "own" if sender_id == self.own_id else "peer"
         entry = Entry(
-            side, text, time.time() if ts is None else ts, sender_name, sender_id, msg_id, status
+            side,
+            text,
+            time.time() if ts is None else ts,
+            sender_name,
+            sender_id,
+            msg_id,
+            status,
+            warning,
         )
         if side == "own" and msg_id:
             self._by_id[msg_id] = entry

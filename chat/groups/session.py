@@ -33,7 +33,8 @@ from chat.groups import amqp
 from chat.groups.model import Kind, Mode, check_max_age, mode_label
 from chat.history import ChatLog, Status
 from chat.topology import Names
-from chat.wire import BadMessage, ChatMessage, check_text
+from chat.trust import Verdict, verifier_of
+from chat.wire import BadMessage, ChatMessage, check_text, decode_object
 
 if TYPE_CHECKING:
     from chat.client import Client
@@ -55,6 +56,7 @@ SENDING = "Sending…"
 #: acking every 50-100 (same machine, same broker).
 ACK_EVERY = 4
 READ_ONLY = "You subscribed to this group: it is read only."
+_TRUSTED = Verdict("")
 
 
 @dataclass
@@ -86,7 +88,8 @@ class GroupSession:
         # Read on every thread: events, so no thread sees a stale value.
         self._closed = threading.Event()
         self._joined = threading.Event()
-        self._inbox: list[ChatMessage] = []
+        self._inbox: list[tuple[ChatMessage, Verdict]] = []
+        self._verifier = verifier_of(client)
         self._inbox_lock = threading.Lock()
         # Broker thread only.
         self._consumer_tag: str | None = None
@@ -97,6 +100,7 @@ class GroupSession:
         # UI thread only.
         self._live = kind == "transient"
         self._pending: dict[str, _Pending] = {}
+        self._meetings: dict[str, str] = {}  # sender ID -> "first meeting with ..."
         #: Shows a short status under the input (the window's status line), if set.
         self.on_status: Callable[[str], None] | None = None
         self._marker_id = ""
@@ -142,7 +146,7 @@ class GroupSession:
             )
             broker.call(
                 lambda ch: ch.basic_publish(
-                    self.exchange, self.name, marker.encode(), self._properties(marker), True
+                    self.exchange, self.name, self._body(marker), self._properties(marker), True
                 ),
                 timeout,
             )
@@ -161,6 +165,9 @@ class GroupSession:
     def _notice(self, kind: str) -> ChatMessage:
         me = self.client.me
         return ChatMessage(me.id, me.name, self.name, "", kind=kind)
+
+    def _body(self, msg: ChatMessage) -> bytes:
+        return msg.encode(self.client.identity)
 
     def _properties(self, msg: ChatMessage) -> pika.BasicProperties:
         return msg.properties(persistent=self.kind == "persistent")
@@ -208,15 +215,25 @@ class GroupSession:
         elif self.closed:
             return
         try:
-            msg = ChatMessage.decode(body)
+            fields = decode_object(body)
+            msg = ChatMessage.from_fields(fields)
         except BadMessage as exc:
             log.warning("group %s: dropped a message (%s); body %s", self.name, exc, preview(body))
             return
         if msg.chat != self.name:
             log.warning("group %s: dropped a message for %s", self.name, preview(msg.chat, 80))
             return
+        verdict = self._verifier.check(fields, msg.sender_id, msg.sender_name)
+        if not verdict.ok:
+            log.warning(
+                "group %s: dropped a message (%s); body %s",
+                self.name,
+                verdict.reason,
+                preview(body),
+            )
+            return
         with self._inbox_lock:
-            self._inbox.append(msg)
+            self._inbox.append((msg, verdict))
             first = len(self._inbox) == 1
         if first:
             self.client.ui.post(self._drain)
@@ -234,16 +251,26 @@ class GroupSession:
             batch, self._inbox = self._inbox, []
         if self.closed:
             return
-        for msg in batch:  # one message that cannot be shown does not stop the rest
-            guarded(f"group {self.name}: showing a message", self._apply, msg, body=msg)
+        for msg, verdict in batch:  # one message that cannot be shown does not stop the rest
+            guarded(f"group {self.name}: showing a message", self._apply, msg, verdict, body=msg)
 
-    def _apply(self, msg: ChatMessage) -> None:
+    def _apply(self, msg: ChatMessage, verdict: Verdict = _TRUSTED) -> None:
         own = msg.sender_id == self.client.me.id
+        if verdict.first_meeting:  # shown before the first thing of theirs that is shown
+            self._meetings[msg.sender_id] = verdict.first_meeting
         if msg.kind == "text":
             if own:
                 self._own_came_back(msg)
             else:
-                self.log.message(msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts)
+                self._meet(msg)
+                self.log.message(
+                    msg.sender_id,
+                    msg.sender_name,
+                    msg.text,
+                    msg.id,
+                    msg.ts,
+                    warning=verdict.warning,
+                )
         elif msg.kind in ("join", "leave"):
             if own:
                 if msg.id == self._marker_id and not self._live:
@@ -254,9 +281,16 @@ class GroupSession:
                 return
             if self._live:  # past comings and goings are not part of the conversation
                 verb = "joined" if msg.kind == "join" else "left"
-                self.log.notice(f"{msg.sender_name} {verb}", ts=msg.ts)
+                warning = f" ({verdict.warning})" if verdict.warning else ""
+                self._meet(msg)
+                self.log.notice(f"{msg.sender_name} {verb}{warning}", ts=msg.ts)
         else:
             log.warning("group %s: ignored a message of kind %r", self.name, msg.kind)
+
+    def _meet(self, msg: ChatMessage) -> None:
+        sentence = self._meetings.pop(msg.sender_id, None)
+        if sentence is not None:
+            self.log.notice(sentence, ts=msg.ts)
 
     def send(self, text: str) -> str | None:
         """Publish ``text``; None when taken, else a sentence (the text stays in the box).
@@ -277,7 +311,7 @@ class GroupSession:
             return NOT_CONNECTED
         me = self.client.me
         msg = ChatMessage(me.id, me.name, self.name, text)
-        body, properties = msg.encode(), self._properties(msg)
+        body, properties = self._body(msg), self._properties(msg)
         self._pending[msg.id] = _Pending(msg)
         # After the window has cleared its status line for the text it took.
         self.client.ui.post(self._show_sending, msg.id)
@@ -385,7 +419,7 @@ class GroupSession:
                     channel.basic_cancel(tag)
                 channel.queue_delete(self.queue)
             if announce:
-                body, properties = leave.encode(), self._properties(leave)
+                body, properties = self._body(leave), self._properties(leave)
                 channel.basic_publish(self.exchange, self.name, body, properties)
 
         future = broker.submit(stop)

@@ -134,7 +134,10 @@ class ChatWindow:
             self._insert(_status_text(entry), *_status_tags(entry))
             self._insert("\n", "own", "meta")
         elif entry.side == "peer":
-            self._insert(f"{entry.sender_name} · {entry.clock}\n", "peer", "meta")
+            self._insert(f"{entry.sender_name} · {entry.clock}", "peer", "meta")
+            if entry.warning:
+                self._insert(f"  ⚠ {entry.warning}", "peer", "meta", "failed")
+            self._insert("\n", "peer", "meta")
             self._insert(entry.text + "\n", "peer", "body", tag)
         elif entry.side == "notice":
             self._insert(entry.text, "notice", tag)
