@@ -283,11 +283,6 @@ class Requester:
                 preview(body),
             )
             return None
-        if answer.client.id in seen:
-            log.warning(
-                "dropping a second answer from %s to request %s", answer.client.id, correlation_id
-            )
-            return None
         warning = ""
         if self.verifier is not None:
             client = answer.client
@@ -303,6 +298,11 @@ class Requester:
                 )
                 return None
             warning = verdict.warning
+        if answer.client.id in seen:
+            log.warning(
+                "dropping a second answer from %s to request %s", answer.client.id, correlation_id
+            )
+            return None
         seen.add(answer.client.id)
         return Answered(answer, after, warning)
 
