@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chat import signing
@@ -89,7 +89,10 @@ class Verifier:
         self._clock = clock
         self._lock = threading.Lock()
         self._records: dict[str, tuple[float, ClientRecord | None]] = {}
-        self._known: set[tuple[str, str]] = set()
+        # (username, key) -> the last answer of known peers, a first meeting cached
+        # as known (it is told once); a changed key stays changed until the cache
+        # starts over, so the warning holds for every body without a database read.
+        self._peer_checks: dict[tuple[str, str], PeerCheck] = {}
 
     @classmethod
     def for_registry(
@@ -155,14 +158,15 @@ class Verifier:
         if self._peers is None:
             return None
         with self._lock:
-            if (username, key) in self._known:
-                return None
+            cached = self._peer_checks.get((username, key))
+        if cached is not None:
+            return cached
         peer = self._peers.check(username, key)
-        if peer.trust is not Trust.CHANGED:
-            with self._lock:
-                if len(self._known) >= MAX_CACHED:
-                    self._known.clear()
-                self._known.add((username, key))
+        later = replace(peer, trust=Trust.KNOWN) if peer.trust is Trust.NEW else peer
+        with self._lock:
+            if len(self._peer_checks) >= MAX_CACHED:
+                self._peer_checks.clear()
+            self._peer_checks[(username, key)] = later
         return peer
 
 
