@@ -18,7 +18,9 @@ sleeping on the UI queue's pipe and draining it, as the window's pump does.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import shutil
 import tempfile
 import threading
 import time
@@ -65,9 +67,14 @@ class Headless(TestClient):
         return box[0] if box else None
 
 
+#: Identities and known peers of this run, removed at exit.
+_STATE = tempfile.mkdtemp(prefix="distchat-bench-")
+atexit.register(shutil.rmtree, _STATE, True)
+
+
 def _config(ns: str) -> Config:
     # A fresh state directory: identities and known peers of earlier runs do not count.
-    state = tempfile.mkdtemp(prefix="distchat-bench-")
+    state = tempfile.mkdtemp(dir=_STATE)
     return Config(
         redis_url=REDIS_URL, amqp_url=AMQP_URL, namespace=ns, log_dir="/tmp", state_dir=state
     )
@@ -132,6 +139,7 @@ def _member_process(ns: str, bare: bool, count: int, ready: Any, stop: Any, out:
     stop.wait(120)
     for close in closers:
         close()
+    shutil.rmtree(_STATE, True)  # a child process runs no atexit handlers
     out.put(latencies)
 
 
