@@ -73,6 +73,9 @@ class Verifier:
         own_id: this client's ID, and ``own_key`` its key: its own bodies
             need no known-peers entry.
         clock: monotonic seconds (tests pass their own).
+        on_changed: told the sentence once when a username comes with another
+            key than the one known for it (the terminal's ``notify``); called
+            on the checking thread.
     """
 
     def __init__(
@@ -82,7 +85,9 @@ class Verifier:
         own_id: str = "",
         own_key: str = "",
         clock: Callable[[], float] = time.monotonic,
+        on_changed: Callable[[str], None] | None = None,
     ) -> None:
+        self._on_changed = on_changed
         self._lookup = lookup
         self._peers = known_peers
         self._own = (own_id, own_key)
@@ -96,9 +101,13 @@ class Verifier:
 
     @classmethod
     def for_registry(
-        cls, registry: Registry, known_peers: KnownPeers | None, me: ClientRecord
+        cls,
+        registry: Registry,
+        known_peers: KnownPeers | None,
+        me: ClientRecord,
+        on_changed: Callable[[str], None] | None = None,
     ) -> Verifier:
-        return cls(registry.get, known_peers, me.id, me.key)
+        return cls(registry.get, known_peers, me.id, me.key, on_changed=on_changed)
 
     def record(self, client_id: str) -> ClientRecord | None:
         """The name server's record of ``client_id``, cached for :data:`RECORD_TTL`.
@@ -154,6 +163,14 @@ class Verifier:
             return Verdict(key, first_meeting=sentence)
         return Verdict(key, warning=sentence)
 
+    def _tell_changed(self, peer: PeerCheck) -> None:
+        if self._on_changed is None:
+            return
+        try:
+            self._on_changed(for_terminal(peer.sentence() or ""))
+        except Exception:
+            log.exception("could not tell the user that a key changed")
+
     def _peer(self, username: str, key: str) -> PeerCheck | None:
         if self._peers is None:
             return None
@@ -166,7 +183,10 @@ class Verifier:
         with self._lock:
             if len(self._peer_checks) >= MAX_CACHED:
                 self._peer_checks.clear()
+            told = (username, key) in self._peer_checks
             self._peer_checks[(username, key)] = later
+        if peer.trust is Trust.CHANGED and not told:
+            self._tell_changed(peer)  # once, not for every body of a burst
         return peer
 
 
@@ -175,7 +195,9 @@ def verifier_of(client: Any) -> Verifier:
     with _MAKING:
         verifier = getattr(client, "verifier", None)
         if verifier is None:
-            verifier = Verifier.for_registry(client.registry, client.known_peers, client.me)
+            verifier = Verifier.for_registry(
+                client.registry, client.known_peers, client.me, client.term.notify
+            )
             client.verifier = verifier
         return verifier
 

@@ -92,6 +92,8 @@ def test_a_changed_key_is_marked_beside_the_name(members, tk_root):
     assert "bob's key has changed since" in shown
     name_line = next(line for line in shown.splitlines() if line.startswith("bob · "))
     assert "⚠ bob's key has changed since" in name_line  # beside the name, above the text
+    # The terminal says so once, for bob's join notice and his message together.
+    assert alice.output().count("bob's key has changed since") == 1
 
 
 def test_history_from_the_stream_is_checked_the_same_way(members, tk_root, namespace):

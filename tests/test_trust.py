@@ -71,16 +71,19 @@ def test_forged_unsigned_and_misnamed_bodies_fail(registry, peers):
 
 def test_first_meeting_once_then_a_changed_key_warns(registry, peers):
     old, new = Identity.generate(), Identity.generate()
-    verifier = Verifier(registry.get, peers)
+    told: list[str] = []
+    verifier = Verifier(registry.get, peers, on_changed=told.append)
     first = verifier.check(fields(old, "gone0001", "carol"), "gone0001", "carol")
     assert first.ok and first.first_meeting.startswith("first meeting with carol (key ")
     again = verifier.check(fields(old, "gone0001", "carol"), "gone0001", "carol")
     assert again.ok and not again.first_meeting and not again.warning
     # Registered now with another key: not forged (the record says so), but not the carol known.
     record = registry.claim("carol", "127.0.0.1", 4001, key=new.public_key_b64)
-    changed = verifier.check(fields(new, record.id, "carol"), record.id, "carol")
-    assert changed.ok
-    assert changed.warning.startswith("carol's key has changed since ")
+    for n in range(3):
+        changed = verifier.check(fields(new, record.id, "carol", f"m{n}"), record.id, "carol")
+        assert changed.ok
+        assert changed.warning.startswith("carol's key has changed since ")
+    assert told == [changed.warning]  # the terminal, once
 
 
 def test_own_bodies_need_no_known_peer(registry, peers):

@@ -31,14 +31,8 @@ def discover_chats(client: Client, discovery: Discovery) -> None:
             break
         term.say(f"{way!r} is not one of the choices. Type 1, 2 or 3, or press Enter to go back.")
 
-    warned: set[str] = set()
-
     def show(answered: Answered) -> None:  # printed as each answer arrives
         term.say(answer_line(answered, own_id))
-        name = answered.answer.client.name
-        if answered.warning and name not in warned:  # the sentence is made printable
-            warned.add(name)
-            term.say(answered.warning)
 
     if way == "1":
         shared = discovery.via_redis()
