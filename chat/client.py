@@ -40,3 +40,5 @@ class Client:
     known_peers: KnownPeers | None = None
     #: Every chat window goes through this host (UI thread only); see chat.windows.api.
     windows: WindowHost | None = None
+    #: Checks signed bodies against the name server and known peers (``chat.trust``).
+    verifier: Any = None

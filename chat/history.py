@@ -10,9 +10,9 @@ run on the UI thread; other threads post to it through the UI queue.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from chat.textsafe import for_window
 from chat.textsafe import name as safe_name
@@ -32,6 +32,8 @@ class Entry:
     sender_id: str = ""
     msg_id: str = ""
     status: Status = "sent"
+    #: Shown beside the sender's name: the sender's key changed (a sentence), or "".
+    warning: str = ""
 
     @property
     def clock(self) -> str:
@@ -47,6 +49,20 @@ def local_time(ts: float) -> time.struct_time:
         return time.localtime(ts)
     except (OverflowError, ValueError, OSError):
         return time.localtime()
+
+
+class OldMessage(NamedTuple):
+    """One message of a history page, for :meth:`ChatLog.older`.
+
+    ``warning`` is shown beside the sender's name (its key changed).
+    """
+
+    sender_id: str
+    sender_name: str
+    text: str
+    msg_id: str
+    ts: float
+    warning: str = ""
 
 
 #: ``listener(event, what)``: ("added", entry), ("updated", entry), or
@@ -78,34 +94,57 @@ class ChatLog:
         msg_id: str,
         ts: float | None = None,
         status: Status = "sent",
+        warning: str = "",
     ) -> Entry | None:
-        """Add a message; returns None when this (sender, ID) was shown already."""
+        """Add a message; returns None when this (sender, ID) was shown already.
+
+        ``warning`` is shown beside the sender's name (its key changed).
+        """
         key = (sender_id, msg_id)
         if msg_id and key in self._seen:
             return None
         self._seen.add(key)
         side: Side = "own" if sender_id == self.own_id else "peer"
         entry = Entry(
-            side, text, time.time() if ts is None else ts, sender_name, sender_id, msg_id, status
+            side,
+            text,
+            time.time() if ts is None else ts,
+            sender_name,
+            sender_id,
+            msg_id,
+            status,
+            warning,
         )
         if side == "own" and msg_id:
             self._by_id[msg_id] = entry
         return self._add(entry)
 
-    def older(self, messages: list[tuple[str, str, str, str, float]]) -> list[Entry]:
+    def older(self, messages: Sequence[tuple[Any, ...]]) -> list[Entry]:
         """Put a page of older messages above everything shown, oldest first.
 
-        Each item is ``(sender_id, sender_name, text, msg_id, ts)``. A message
-        shown already is left out. Returns the entries that went in.
+        Each item is an :class:`OldMessage` (or a tuple of its first five
+        fields). A message shown already is left out. Returns the entries
+        that went in.
         """
         page: list[Entry] = []
-        for sender_id, sender_name, text, msg_id, ts in messages:
-            key = (sender_id, msg_id)
-            if msg_id and key in self._seen:
+        for item in messages:
+            old = OldMessage(*item)
+            key = (old.sender_id, old.msg_id)
+            if old.msg_id and key in self._seen:
                 continue
             self._seen.add(key)
-            side: Side = "own" if sender_id == self.own_id else "peer"
-            page.append(_made_safe(Entry(side, text, ts, sender_name, sender_id, msg_id)))
+            side: Side = "own" if old.sender_id == self.own_id else "peer"
+            entry = Entry(
+                side,
+                old.text,
+                old.ts,
+                old.sender_name,
+                old.sender_id,
+                old.msg_id,
+                "sent",
+                old.warning,
+            )
+            page.append(_made_safe(entry))
         if page:
             self.entries[:0] = page
             if self.listener is not None:
@@ -137,4 +176,5 @@ def _made_safe(entry: Entry) -> Entry:
     direction overrides reach a window, whichever way an entry goes in."""
     entry.text = for_window(entry.text)
     entry.sender_name = safe_name(entry.sender_name)
+    entry.warning = for_window(entry.warning)
     return entry

@@ -19,6 +19,8 @@ from typing import Any
 
 import pika
 
+from chat import signing
+from chat.identity import Identity
 from nameserver.registry import ClientRecord
 
 SCHEMA_VERSION = 1
@@ -89,9 +91,10 @@ class ChatMessage:
     id: str = field(default_factory=new_message_id)
     ts: float = field(default_factory=time.time)
 
-    def encode(self) -> bytes:
+    def encode(self, identity: Identity | None = None) -> bytes:
+        """The body; signed by ``identity`` (``key`` and ``sig`` added) when given."""
         data: dict[str, Any] = {"v": SCHEMA_VERSION, **asdict(self)}
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return _dump(data, identity)
 
     def properties(self, persistent: bool = True) -> pika.BasicProperties:
         return pika.BasicProperties(
@@ -106,7 +109,11 @@ class ChatMessage:
 
     @classmethod
     def decode(cls, body: bytes) -> ChatMessage:
-        data = decode_object(body)
+        return cls.from_fields(decode_object(body))
+
+    @classmethod
+    def from_fields(cls, data: dict[str, Any]) -> ChatMessage:
+        """The message in a body's JSON object (from :func:`decode_object`)."""
         try:
             msg = cls(
                 id=_text(data, "id", 64),
@@ -122,6 +129,12 @@ class ChatMessage:
         if msg.kind not in KINDS:
             raise BadMessage(f"unknown kind {msg.kind[:20]!r}")
         return msg
+
+
+def _dump(data: dict[str, Any], identity: Identity | None) -> bytes:
+    if identity is not None:
+        data = signing.sign(identity, data)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def decode_object(body: bytes) -> dict[str, Any]:
@@ -286,7 +299,8 @@ class DiscoveryAnswer:
     private_chats: tuple[tuple[str, str], ...] = ()
     ts: float = field(default_factory=time.time)
 
-    def encode(self) -> bytes:
+    def encode(self, identity: Identity | None = None) -> bytes:
+        """The body; signed by ``identity`` (``key`` and ``sig`` added) when given."""
         data = {
             "v": SCHEMA_VERSION,
             "kind": DISCOVERY_ANSWER,
@@ -295,7 +309,7 @@ class DiscoveryAnswer:
             "private_chats": [{"id": i, "name": n} for i, n in self.private_chats],
             "ts": self.ts,
         }
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return _dump(data, identity)
 
     def properties(self, correlation_id: str) -> pika.BasicProperties:
         return pika.BasicProperties(
@@ -308,7 +322,11 @@ class DiscoveryAnswer:
 
     @classmethod
     def decode(cls, body: bytes) -> DiscoveryAnswer:
-        data = decode_object(body)
+        return cls.from_fields(decode_object(body))
+
+    @classmethod
+    def from_fields(cls, data: dict[str, Any]) -> DiscoveryAnswer:
+        """The answer in a body's JSON object (from :func:`decode_object`)."""
         _expect_kind(data, DISCOVERY_ANSWER)
         try:
             client = data["client"]
@@ -323,6 +341,7 @@ class DiscoveryAnswer:
                 host=_text(client, "host", 255),
                 port=port,
                 started=_timestamp(client, "started"),
+                key=_text(client, "key", 64, empty=True) if "key" in client else "",
             )
             groups = tuple(_text_item(g, "groups", 128) for g in _list(data, "groups"))
             chats = []

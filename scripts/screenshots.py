@@ -158,6 +158,7 @@ def group_chat(scene: Scene, alice: Any, bob: Any, carol: Any, out: Path) -> Non
     import pika
 
     from chat.groups.manager import chat_key
+    from chat.identity import Identity
     from chat.topology import Names
     from chat.wire import ChatMessage
 
@@ -180,10 +181,14 @@ def group_chat(scene: Scene, alice: Any, bob: Any, carol: Any, out: Path) -> Non
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     channel = connection.channel()
     channel.confirm_delivery()
+    keys = {name: Identity.generate() for _ts, name, _sender, _text in earlier}
     for ts, name, sender, text in earlier:
         msg = ChatMessage(sender, name, group, text, ts=ts)
-        channel.basic_publish(names.groups_exchange, group, msg.encode(), msg.properties())
+        body = msg.encode(keys[name])
+        channel.basic_publish(names.groups_exchange, group, body, msg.properties())
     connection.close()
+    # Carol met an erik with another key before: his messages are marked.
+    carol.known_peers.accept("erik", Identity.generate().public_key_b64)
     say(scene, window_a, "Finished it last night. What an ending.")
     carol.groups.join(group, "connect", "persistent")
     window_c = scene.wait(
@@ -204,6 +209,11 @@ def group_chat(scene: Scene, alice: Any, bob: Any, carol: Any, out: Path) -> Non
     say(scene, window_a, "And snacks!")
     scene.wait(lambda: window_c.new_bar.winfo_ismapped(), "the new-messages bar")
     shoot(scene, window_c, out / "group-chat-new-messages.png")
+    # At the top: erik's messages, signed by another key than the one carol knows.
+    window_c.scroll_to_end()
+    window_c.history.yview_moveto(0.0)
+    scene.settle(0.3)
+    shoot(scene, window_c, out / "group-chat-changed-key.png")
 
 
 def insult_channel(scene: Scene, alice: Any, bob: Any, out: Path) -> None:

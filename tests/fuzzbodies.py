@@ -2,13 +2,17 @@
 
 A body starts from a valid one of the kind under test and is then spoiled:
 fields replaced by values of other types, NaN and infinities, huge numbers,
-huge or control-laden strings, fields removed, unknown kinds; the encoded
-bytes may then be nested very deep, cut short, corrupted with invalid UTF-8,
-or replaced by random bytes.
+huge or control-laden strings, fields removed, unknown kinds. Given a
+signer, about half of the spoiled bodies are then signed (as a hostile but
+keyed sender would: the signature holds, so the body gets past the signature
+check to the parser and the window), and a few of those have their key or
+signature spoiled too. The encoded bytes may then be nested very deep, cut
+short, corrupted with invalid UTF-8, or replaced by random bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -16,6 +20,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+from chat import signing
+from chat.identity import Identity
 
 #: Settings of every fuzz test: reproducible in CI, no per-example deadline
 #: (the machine is shared), and the same client across examples on purpose.
@@ -106,8 +113,14 @@ SPOILERS = ["as is", "as is", "as is", "deep", "deep field", "cut", "bytes", "ra
 KINDS = ["text", "join", "leave", "insult", "discovery-request", "discovery-answer", "", "x" * 99]
 
 
+#: The key a fuzzing sender signs with (not registered: known peers meet it once).
+FUZZ_SIGNER = Identity.generate()
+
+
 @st.composite
-def hostile_bodies(draw: st.DrawFn, template: dict[str, Any]) -> bytes:
+def hostile_bodies(
+    draw: st.DrawFn, template: dict[str, Any], signer: Identity | None = None
+) -> bytes:
     data = json.loads(json.dumps(template))
     keys = sorted(data)
     for key in draw(st.lists(st.sampled_from(keys), max_size=3, unique=True)):
@@ -120,6 +133,11 @@ def hostile_bodies(draw: st.DrawFn, template: dict[str, Any]) -> bytes:
         data["client"][draw(st.sampled_from(inner))] = draw(field_values)
     if draw(st.integers(0, 4)) == 0:
         data["kind"] = draw(st.sampled_from(KINDS) | st.text(max_size=12))
+    if signer is not None and draw(st.booleans()):
+        with contextlib.suppress(TypeError, ValueError, RecursionError):  # NaN has no signature
+            data = signing.sign(signer, data)
+        if draw(st.integers(0, 5)) == 0:
+            data[draw(st.sampled_from(["key", "sig"]))] = draw(field_values)
     body = json.dumps(data, allow_nan=True).encode()
     how = draw(
         st.sampled_from(["as is", "as is", "as is", "deep", "deep field", "cut", "bytes", "raw"])

@@ -25,7 +25,7 @@ def main(url: str, namespace: str, client_id: str, hold_after: str) -> None:
     taken = 0
     forever = threading.Event()
 
-    def deliver(message: ChatMessage) -> None:
+    def deliver(message: ChatMessage, verdict: object = None) -> None:
         nonlocal taken
         if taken == int(hold_after):
             print(f"holding {message.id}", flush=True)

@@ -26,6 +26,7 @@ from chat.config import Config
 from chat.groups.session import BACK, BACK_TRANSIENT, GroupSession
 from chat.insults.channel import InsultChannel
 from chat.topology import Names
+from chat.trust import verifier_of
 from chat.wire import ChatMessage
 from nameserver.connect import connect
 from nameserver.keys import Keys
@@ -68,6 +69,20 @@ class Member(TestClient):
     def _on_back(self) -> None:
         self.back_at = time.monotonic()
 
+    def insult_channel(self, names: Names) -> InsultChannel:
+        """The insult channel as the insult feature builds it: signing what it
+        sends, verifying what it receives, and keeping it in ``insults_received``."""
+        channel = InsultChannel(
+            self.broker,
+            names,
+            self.me.id,
+            self.me.name,
+            identity=self.identity,
+            verifier=verifier_of(self.client),
+        )
+        channel.connect(lambda insult, _verdict: self.insults_received.append(insult))
+        return channel
+
 
 def drill_config(cluster: LocalCluster, namespace: str, tmp_path) -> Config:
     return Config(
@@ -104,9 +119,7 @@ def test_a_node_dies_under_three_members(cluster: LocalCluster, namespace: str, 
             transient = GroupSession(m.client, "drill-live", "connect", "transient")
             transient.start()
             transients.append(transient)
-            channel = InsultChannel(m.broker, names, m.me.id, m.me.name)
-            channel.connect(m.insults_received.append)
-            channels.append(channel)
+            channels.append(m.insult_channel(names))
 
         # Every member types a message every 50 ms, and an insult every 100 ms,
         # before, during and after the failover. A message refused while the

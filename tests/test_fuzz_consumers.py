@@ -26,6 +26,7 @@ from chat.wire import ChatMessage, DiscoveryRequest
 from tests.conftest import AMQP_URL
 from tests.fuzzbodies import (
     FUZZ,
+    FUZZ_SIGNER,
     answer_template,
     chat_template,
     hostile_bodies,
@@ -60,7 +61,7 @@ def test_group_consumer_survives_thousands_of_hostile_bodies(members, tk_root):
     drawn = [0]
 
     @settings(FUZZ, max_examples=800)
-    @given(hostile_bodies(chat_template(chat="fuzz")))
+    @given(hostile_bodies(chat_template(chat="fuzz"), FUZZ_SIGNER))
     def direct(body: bytes) -> None:
         on_message(None, DELIVERY, pika.BasicProperties(), body)
         drawn[0] += 1
@@ -68,7 +69,9 @@ def test_group_consumer_survives_thousands_of_hostile_bodies(members, tk_root):
             tk_root.update()
 
     @settings(FUZZ, max_examples=4)
-    @given(st.lists(hostile_bodies(chat_template(chat="fuzz")), min_size=50, max_size=50))
+    @given(
+        st.lists(hostile_bodies(chat_template(chat="fuzz"), FUZZ_SIGNER), min_size=50, max_size=50)
+    )
     def through_the_broker(bodies: list[bytes]) -> None:
         group_tests.raw_publish(session.exchange, "fuzz", bodies)
 
@@ -122,7 +125,7 @@ def test_discovery_requester_survives_hostile_answers(make_client, namespace):
             channel.basic_publish("", props.reply_to, bad, reply)
 
     @settings(FUZZ, max_examples=4)
-    @given(st.lists(hostile_bodies(answer_template()), min_size=50, max_size=50))
+    @given(st.lists(hostile_bodies(answer_template(), FUZZ_SIGNER), min_size=50, max_size=50))
     def answers(bodies: list[bytes]) -> None:
         pending.append(bodies)
         result = me.discovery.via_events(expected=Future())  # every answer, not the first two
@@ -159,11 +162,12 @@ def test_insult_consumer_survives_hostile_bodies(listeners, namespace, broker):
 
 def test_the_generated_bodies_cover_deep_nesting_nan_and_bad_utf8():
     """The strategy really produces the cases the suite claims (a guard on the guard)."""
-    seen = {"deep": False, "nan": False, "bad utf-8": False}
+    seen = {"deep": False, "nan": False, "bad utf-8": False, "signed": False}
 
     @settings(FUZZ, max_examples=300)
-    @given(hostile_bodies(chat_template()))
+    @given(hostile_bodies(chat_template(), FUZZ_SIGNER))
     def sample(body: bytes) -> None:
+        seen["signed"] |= b'"sig": "' in body
         seen["deep"] |= body.startswith(b"[" * 9) or b'"deep":[[[[[[[[[' in body
         seen["nan"] |= b"NaN" in body or b"Infinity" in body
         try:

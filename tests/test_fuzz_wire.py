@@ -12,8 +12,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chat import textsafe
+from chat import signing, textsafe
 from chat.history import ChatLog
+from chat.trust import Verifier
 from chat.wire import (
     MAX_BODY_BYTES,
     TS_MAX,
@@ -22,9 +23,11 @@ from chat.wire import (
     ChatMessage,
     DiscoveryAnswer,
     DiscoveryRequest,
+    decode_object,
 )
 from tests.fuzzbodies import (
     FUZZ,
+    FUZZ_SIGNER,
     answer_template,
     chat_template,
     hostile_bodies,
@@ -98,3 +101,21 @@ def test_remote_strings_never_reach_a_terminal_or_title_as_controls(text: str):
         shown.encode("utf-8")
     window = textsafe.for_window(text)
     assert not _UNPRINTABLE.search(window.replace("\n", "").replace("\t", ""))
+
+
+@settings(FUZZ, max_examples=400)
+@given(
+    hostile_bodies(chat_template(), FUZZ_SIGNER) | hostile_bodies(answer_template(), FUZZ_SIGNER)
+)
+def test_signature_checks_never_raise_and_pass_only_what_was_signed(body: bytes):
+    checker = Verifier(lambda _id: None, None)
+    try:
+        fields = decode_object(body)
+    except BadMessage:
+        return
+    verdict = checker.check(fields, "fuzz2345", "fuzzer")
+    if verdict.ok:  # only an untouched signature by the fuzzing key holds
+        assert verdict.key == FUZZ_SIGNER.public_key_b64
+        assert signing.verify(fields).ok
+    else:
+        assert verdict.reason and len(verdict.reason) < 300

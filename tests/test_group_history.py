@@ -6,6 +6,7 @@ Real RabbitMQ streams and real windows, as in tests/test_groups.py.
 from __future__ import annotations
 
 from chat.groups.paging import PAGE
+from chat.identity import Identity
 from chat.topology import Names
 from chat.wire import ChatMessage
 from tests.support import tk_wait
@@ -23,7 +24,8 @@ def make_history(members, tk_root, namespace: str, group: str, count: int) -> No
     setup = members("setup")
     setup.join(tk_root, group, kind="persistent")
     setup.close()  # gone for good
-    bodies = [ChatMessage("wr1t", "writer", group, f"old {n}").encode() for n in range(count)]
+    writer = Identity.generate()  # no longer registered: judged by known peers alone
+    bodies = [ChatMessage("wr1t", "writer", group, f"old {n}").encode(writer) for n in range(count)]
     raw_publish(Names(namespace).groups_exchange, group, bodies)
 
 
@@ -86,7 +88,9 @@ def test_comings_and_goings_at_the_end_do_not_leave_the_window_empty(
     make_history(members, tk_root, namespace, "busy", 200)
     kinds = ["join", "leave"] * 80  # 160 notices: more than a page of them
     notices = [ChatMessage(f"v{n}", f"visitor{n}", "busy", "", kind=k) for n, k in enumerate(kinds)]
-    raw_publish(Names(namespace).groups_exchange, "busy", [m.encode() for m in notices])
+    visitor = Identity.generate()
+    bodies = [m.encode(visitor) for m in notices]
+    raw_publish(Names(namespace).groups_exchange, "busy", bodies)
     window = join_late(members, tk_root, "busy")
     tk_wait(tk_root, lambda: len(texts(window)) >= 50, what="a window's worth of messages")
     assert texts(window) == [f"old {n}" for n in range(200 - len(texts(window)), 200)]

@@ -21,6 +21,7 @@ from chat.errors import UserError
 from chat.groups.manager import chat_key
 from chat.groups.model import check_group_name
 from chat.groups.session import BACK, BACK_TRANSIENT, LOST, NOT_CONNECTED, SEPARATOR
+from chat.identity import Identity
 from chat.topology import Names
 from chat.windows.chat_window import ChatWindow
 from chat.wire import ChatMessage
@@ -300,7 +301,12 @@ def test_history_then_separator_then_live_without_duplicates(members, tk_root, n
     cut = separator_at(wb)
     assert SEPARATOR in shown[cut][1]
     assert [t for s, t in shown[:cut] if s == "peer"] == [f"m{n}" for n in range(200)]
-    assert [s for s, _t in shown[:cut]] == ["peer"] * 200  # no old join/leave notices
+    # No old join/leave notices; the first meeting with alice (met in the history,
+    # so met now) is said once, below the separator.
+    assert [s for s, _t in shown[:cut]] == ["peer"] * 200
+    meetings = [t for s, t in shown if s == "notice" and t.startswith("first meeting with")]
+    assert len(meetings) == 1 and meetings[0].startswith("first meeting with alice (key ")
+    assert shown.index(("notice", meetings[0])) > cut
 
     carol = members("carol")
     _, wc = carol.join(tk_root, "log", kind="persistent")
@@ -335,7 +341,8 @@ def test_leaving_in_the_middle_of_a_long_history_keeps_the_connection(members, t
     setup = members("setup")
     setup.join(tk_root, "big", kind="persistent")
     setup.close()
-    history = [ChatMessage("w", "writer", "big", f"old {n}").encode() for n in range(3000)]
+    writer = Identity.generate()
+    history = [ChatMessage("w", "writer", "big", f"old {n}").encode(writer) for n in range(3000)]
     raw_publish(names.groups_exchange, "big", history)
 
     bob = members("bob")

@@ -16,6 +16,7 @@ import pytest
 import redis
 
 import tests.test_groups as group_tests
+from chat.identity import Identity
 from chat.wire import ChatMessage
 from nameserver.keys import Keys
 from nameserver.registry import Registry
@@ -96,7 +97,10 @@ def test_nested_and_poisoned_bodies_in_a_persistent_group_leave_later_joiners_wo
         data = {**dataclasses.asdict(msg), "v": 1, **fields}
         return json.dumps(data).encode()
 
-    before = [ChatMessage("b0b23456", "bob", "den", f"before {n}").encode() for n in range(10)]
+    bob_key = Identity.generate()  # bob is not registered: known peers judge his key
+    before = [
+        ChatMessage("b0b23456", "bob", "den", f"before {n}").encode(bob_key) for n in range(10)
+    ]
     poison = [
         b"[" * 50_000 + b"]" * 50_000,
         body(id="nan", ts=math.nan),
@@ -104,7 +108,7 @@ def test_nested_and_poisoned_bodies_in_a_persistent_group_leave_later_joiners_wo
         body(id="big", ts=1e20),
         b'{"v":1,"text":"' + b"\xff" * 10 + b'"}',
     ]
-    after = [ChatMessage("b0b23456", "bob", "den", f"after {n}").encode() for n in range(10)]
+    after = [ChatMessage("b0b23456", "bob", "den", f"after {n}").encode(bob_key) for n in range(10)]
     raw_publish(stream_exchange, "den", before + poison + after)
     want = [f"before {n}" for n in range(10)] + [f"after {n}" for n in range(10)]
     tk_wait(tk_root, lambda: texts(window) == want, what="alice's live messages")

@@ -15,6 +15,7 @@ import pika
 import pytest
 
 from chat.broker import Broker
+from chat.identity import Identity
 from chat.insults import KEY, InsultFeature
 from chat.insults.channel import InsultChannel
 from chat.topology import Names
@@ -30,11 +31,13 @@ class Listener:
         self.id = client_id
         self.broker = Broker(AMQP_URL, name=f"insult tests {client_id}")
         self.broker.start()
-        self.channel = InsultChannel(self.broker, Names(namespace), client_id, client_id)
+        self.channel = InsultChannel(
+            self.broker, Names(namespace), client_id, client_id, identity=Identity.generate()
+        )
         self.received: list[ChatMessage] = []
         self._lock = threading.Lock()
 
-    def deliver(self, message: ChatMessage) -> None:
+    def deliver(self, message: ChatMessage, verdict: object = None) -> None:
         with self._lock:
             self.received.append(message)
 
@@ -229,7 +232,7 @@ def test_own_insults_go_to_someone_else_and_never_bounce_back_and_forth(
     # passed on once, comes straight back, and she keeps it (two deliveries, no loop).
     busy, release = threading.Event(), threading.Event()
 
-    def slow_deliver(message: ChatMessage) -> None:
+    def slow_deliver(message: ChatMessage, verdict: object = None) -> None:
         busy.set()
         release.wait(10)
         bob.deliver(message)

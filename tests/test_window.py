@@ -157,3 +157,29 @@ def test_an_entry_that_cannot_be_drawn_never_stops_the_rest(tk_root, monkeypatch
         assert str(window.history.cget("state")) == "disabled"
     finally:
         window.destroy()
+
+
+def test_a_changed_key_is_marked_in_red_beside_the_name_and_starts_its_own_run(tk_root):
+    chat_log = ChatLog("me")
+    window = ChatWindow(tk_root, Chat("k", "Group", chat_log, lambda _t: None))
+    warning = "bob's key has changed since 1 March: this may not be the bob you talked to"
+    try:
+        chat_log.message("b0b", "bob", "from the bob we know", "m1")
+        chat_log.message("b0b", "bob", "same run", "m2")
+        chat_log.message("b0b", "bob", "from another key", "m3", warning=warning)
+        chat_log.older([("b0b", "bob", "older, changed key", "m0", 1.0, warning)])
+        tk_root.update()
+        lines = window.history.get("1.0", "end").splitlines()
+        headers = [line for line in lines if line.startswith("bob · ")]
+        # Older page (own header, marked), the known run (one header), the changed one.
+        assert len(headers) == 3
+        assert headers[0].endswith(f"  ⚠ {warning}")
+        assert "⚠" not in headers[1]
+        assert headers[2].endswith(f"  ⚠ {warning}")
+        body = lines.index("from another key")
+        assert lines[body - 1] == headers[2]  # the mark is right above the changed key's text
+        marked = window.history.tag_ranges("warning")
+        assert len(marked) == 4  # two marks, red: the "warning" tag
+        assert window.history.tag_cget("warning", "foreground") == "#c5221f"
+    finally:
+        window.destroy()

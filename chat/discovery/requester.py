@@ -31,7 +31,8 @@ from pika.adapters.blocking_connection import BlockingChannel
 from chat.boundary import consumer, guarded, preview
 from chat.broker import Broker, BrokerUnavailable, Subscription
 from chat.topology import Names
-from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
+from chat.trust import Verdict, Verifier
+from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest, decode_object
 from nameserver.registry import ClientRecord
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class Answered:
 
     answer: DiscoveryAnswer
     after: float
+    #: Set when the answering username's key differs from the one known for it.
+    warning: str = ""
 
 
 @dataclass
@@ -101,9 +104,14 @@ class Requester:
         broker: the client's broker; its channel carries the reply consumer.
         names: RabbitMQ names of the namespace.
         me: the requesting client's record.
+        verifier: checks each answer's signature and key; a forged or unsigned
+            answer is dropped (without it nothing is checked).
     """
 
-    def __init__(self, broker: Broker, names: Names, me: ClientRecord) -> None:
+    def __init__(
+        self, broker: Broker, names: Names, me: ClientRecord, verifier: Verifier | None = None
+    ) -> None:
+        self.verifier = verifier
         self.broker = broker
         self.names = names
         self.me = me
@@ -265,7 +273,8 @@ class Requester:
         self, body: bytes, after: float, seen: set[str], correlation_id: str
     ) -> Answered | None:
         try:
-            answer = DiscoveryAnswer.decode(body)
+            fields = decode_object(body)
+            answer = DiscoveryAnswer.from_fields(fields)
         except BadMessage as exc:
             log.warning(
                 "dropping a malformed answer to discovery request %s: %s; body %s",
@@ -274,13 +283,28 @@ class Requester:
                 preview(body),
             )
             return None
+        warning = ""
+        if self.verifier is not None:
+            client = answer.client
+            verdict = self.verifier.check(fields, client.id, client.name)
+            if verdict.ok and client.key and verdict.key != client.key:
+                verdict = Verdict(None, "forged: signed by another key than the record's")
+            if not verdict.ok:
+                log.warning(
+                    "dropping an answer to discovery request %s: %s; body %s",
+                    correlation_id,
+                    verdict.reason,
+                    preview(body),
+                )
+                return None
+            warning = verdict.warning
         if answer.client.id in seen:
             log.warning(
                 "dropping a second answer from %s to request %s", answer.client.id, correlation_id
             )
             return None
         seen.add(answer.client.id)
-        return Answered(answer, after)
+        return Answered(answer, after, warning)
 
     @staticmethod
     def _late(correlation_id: str, body: bytes) -> None:

@@ -23,6 +23,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from chat.boundary import consumer, preview
 from chat.broker import Broker, BrokerUnavailable, Subscription
+from chat.identity import Identity
 from chat.topology import Names
 from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
 from nameserver.registry import ClientRecord
@@ -48,9 +49,18 @@ class Responder:
         names: RabbitMQ names of the namespace.
         me: this client's record, sent in every answer.
         describe: returns the groups and private chats open right now.
+        identity: signs every answer (unsigned without it).
     """
 
-    def __init__(self, broker: Broker, names: Names, me: ClientRecord, describe: Describe) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        names: Names,
+        me: ClientRecord,
+        describe: Describe,
+        identity: Identity | None = None,
+    ) -> None:
+        self.identity = identity
         self.broker = broker
         self.names = names
         self.me = me
@@ -137,7 +147,7 @@ class Responder:
         self.broker.publish(
             "",
             reply_to,
-            answer.encode(),
+            answer.encode(self.identity),
             answer.properties(correlation_id),
             timeout=PUBLISH_TIMEOUT,
         )

@@ -13,6 +13,7 @@ from chat.discovery.requester import Answered, EventResult, Requester
 from chat.discovery.responder import Responder
 from chat.features import Description, GroupJoiner, PrivateChatOpener
 from chat.topology import Names
+from chat.trust import verifier_of
 from chat.wire import MAX_LISTED
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,10 @@ class Discovery:
         self.joiner = joiner
         self._describe = describe
         names = Names(client.config.namespace)
-        self.responder = Responder(client.broker, names, client.me, self.answer)
-        self.requester = Requester(client.broker, names, client.me)
+        self.responder = Responder(
+            client.broker, names, client.me, self.answer, identity=client.identity
+        )
+        self.requester = Requester(client.broker, names, client.me, verifier_of(client))
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="discovery-redis")
 
     # -- the feature -------------------------------------------------------------

@@ -29,6 +29,9 @@ class Row:
 
 Listing = tuple[str, list[Row]]
 
+#: Marks a client whose username came with another key than the one known for it.
+KEY_CHANGED = "key changed"
+
 
 def in_order(records: Sequence[ClientRecord]) -> list[ClientRecord]:
     """Clients in the order every view shows them: online longest first, then by ID."""
@@ -47,6 +50,17 @@ def ms(seconds: float) -> str:
 def who(record: ClientRecord, own_id: str | None = None) -> str:
     you = " (you)" if record.id == own_id else ""
     return f"{safe(record.name)}{you} ({safe(record.id)}) at {safe(record.address)}"
+
+
+def display_name(record: ClientRecord, own_id: str | None, flagged: set[str]) -> str:
+    """The NAME cell: the name, "(you)", and the key-changed flag."""
+    text = f"{record.name} (you)" if record.id == own_id else record.name
+    return f"{text} ({KEY_CHANGED})" if record.id in flagged else text
+
+
+def flagged_ids(result: EventResult) -> set[str]:
+    """IDs of the clients whose answers came with a changed key."""
+    return {a.answer.client.id for a in result.answers if a.warning}
 
 
 def names_of(records: Sequence[ClientRecord], own_id: str | None = None) -> str:
@@ -85,6 +99,7 @@ def events_listing(result: EventResult, own_id: str | None = None) -> Listing:
         + f" (waited {ms(result.waited)})."
     ]
     rows = [Row(client=a.answer.client) for a in answers]
+    flagged = flagged_ids(result)
     if answers:
         body = []
         for n, a in enumerate(answers, 1):
@@ -92,7 +107,7 @@ def events_listing(result: EventResult, own_id: str | None = None) -> Listing:
             body.append(
                 [
                     n,
-                    f"{c.name} (you)" if c.id == own_id else c.name,
+                    display_name(c, own_id, flagged),
                     c.id,
                     c.address,
                     since(c.started),
@@ -147,6 +162,7 @@ def compare_listing(
     )
     lines = ["Both ways, asked at the same time:", "", summary]
     rows: list[Row] = []
+    flagged = flagged_ids(events)
     if comparison.clients:
         body = []
         for n, seen in enumerate(comparison.clients, 1):
@@ -154,7 +170,7 @@ def compare_listing(
             body.append(
                 [
                     n,
-                    f"{c.name} (you)" if c.id == own_id else c.name,
+                    display_name(c, own_id, flagged),
                     c.id,
                     c.address,
                     "yes" if seen.in_redis else "no",

@@ -34,9 +34,10 @@ from chat.boundary import consumer, guarded, preview
 from chat.broker import BrokerUnavailable, Subscription
 from chat.groups import amqp, paging
 from chat.groups.model import Kind, Mode, check_max_age, mode_label
-from chat.history import ChatLog, Status
+from chat.history import ChatLog, OldMessage, Status
 from chat.topology import Names
-from chat.wire import BadMessage, ChatMessage, check_text
+from chat.trust import Verdict, verifier_of
+from chat.wire import BadMessage, ChatMessage, check_text, decode_object
 
 if TYPE_CHECKING:
     from chat.client import Client
@@ -58,6 +59,7 @@ SENDING = "Sending…"
 #: acking every 50-100 (same machine, same broker).
 ACK_EVERY = 4
 READ_ONLY = "You subscribed to this group: it is read only."
+_TRUSTED = Verdict("")
 
 
 @dataclass
@@ -89,7 +91,11 @@ class GroupSession:
         # Read on every thread: events, so no thread sees a stale value.
         self._closed = threading.Event()
         self._joined = threading.Event()
-        self._inbox: list[ChatMessage] = []
+        self._inbox: list[tuple[ChatMessage, Verdict]] = []
+        self._verifier = verifier_of(client)
+        # Own bodies on their way (message ID -> bytes sent): when the same bytes come
+        # back they need no verification. Under the inbox lock.
+        self._sent: dict[str, bytes] = {}
         self._inbox_lock = threading.Lock()
         # Broker thread only.
         self._consumer_tag: str | None = None
@@ -109,8 +115,10 @@ class GroupSession:
         self._history_shown = 0
         self._history_ready = kind == "transient"
         self._holding = False  # live messages wait for the newest page of history
-        self._held: list[ChatMessage] = []
+        self._held: list[tuple[ChatMessage, Verdict]] = []
+        self._history_meetings: list[str] = []  # first meetings, until the live point
         self._pending: dict[str, _Pending] = {}
+        self._meetings: dict[str, str] = {}  # sender ID -> "first meeting with ..."
         #: Shows a short status under the input (the window's status line), if set.
         self.on_status: Callable[[str], None] | None = None
         #: Shows "connection lost" (True) or "back" (False) notices, if set;
@@ -159,7 +167,7 @@ class GroupSession:
             )
             broker.call(
                 lambda ch: ch.basic_publish(
-                    self.exchange, self.name, marker.encode(), self._properties(marker), True
+                    self.exchange, self.name, self._body(marker), self._properties(marker), True
                 ),
                 timeout,
             )
@@ -178,6 +186,9 @@ class GroupSession:
     def _notice(self, kind: str) -> ChatMessage:
         me = self.client.me
         return ChatMessage(me.id, me.name, self.name, "", kind=kind)
+
+    def _body(self, msg: ChatMessage) -> bytes:
+        return msg.encode(self.client.identity)
 
     def _properties(self, msg: ChatMessage) -> pika.BasicProperties:
         return msg.properties(persistent=self.kind == "persistent")
@@ -230,23 +241,79 @@ class GroupSession:
         elif self.closed:
             return
         try:
-            msg = ChatMessage.decode(body)
+            fields = decode_object(body)
+            msg = ChatMessage.from_fields(fields)
         except BadMessage as exc:
             log.warning("group %s: dropped a message (%s); body %s", self.name, exc, preview(body))
             return
         if msg.chat != self.name:
             log.warning("group %s: dropped a message for %s", self.name, preview(msg.chat, 80))
             return
+        verdict = self._own_body(msg, body)
+        if verdict is None:
+            verdict = self._checked(fields, msg, body, "a message")
+        if verdict is None:
+            return
         with self._inbox_lock:
-            self._inbox.append(msg)
+            self._inbox.append((msg, verdict))
             first = len(self._inbox) == 1
         if first:
             self.client.ui.post(self._drain)
 
-    def _read_page(self, channel: BlockingChannel, end: int, seq: int) -> None:
-        paging.read_page(
-            channel, self.queue, end, lambda page: self.client.ui.post(self._on_page, page, seq)
+    def _checked(self, fields: Any, msg: ChatMessage, body: bytes, what: str) -> Verdict | None:
+        """The verifier's verdict on ``msg``, or None (logged) when it is dropped."""
+        verdict = self._verifier.check(fields, msg.sender_id, msg.sender_name)
+        if verdict.ok:
+            return verdict
+        log.warning(
+            "group %s: dropped %s (%s); body %s", self.name, what, verdict.reason, preview(body)
         )
+        return None
+
+    def _own_body(self, msg: ChatMessage, body: bytes) -> Verdict | None:
+        """Trusted without a verification: the very bytes this session signed and sent."""
+        if msg.sender_id != self.client.me.id:
+            return None
+        with self._inbox_lock:
+            sent = self._sent.pop(msg.id, None)
+        return _TRUSTED if sent is not None and sent == body else None
+
+    def _read_page(self, channel: BlockingChannel, end: int, seq: int) -> None:
+        paging.read_page(channel, self.queue, end, lambda page: self._page_read(page, seq))
+
+    def _page_read(self, page: paging.Page, seq: int) -> None:
+        """Decode and verify a page here, on the broker thread, then hand it to the UI."""
+        items: list[OldMessage] = []
+        meetings: list[str] = []
+        for body in page.bodies:  # one message that cannot be read does not stop the rest
+            item = guarded(
+                f"group {self.name}: reading history", self._history_item, body, body=body
+            )
+            if item is not None:
+                items.append(item[0])
+                if item[1]:
+                    meetings.append(item[1])
+        self.client.ui.post(self._on_page, page, items, meetings, seq)
+
+    def _history_item(self, body: bytes) -> tuple[OldMessage, str] | None:
+        """One stored body as a :meth:`ChatLog.older` item and its first-meeting
+        sentence (or ""); None when it is not a text here or fails the same
+        checks as a live message."""
+        try:
+            fields = decode_object(body)
+            msg = ChatMessage.from_fields(fields)
+        except BadMessage as exc:
+            log.warning(
+                "group %s: dropped a history message (%s); body %s", self.name, exc, preview(body)
+            )
+            return None
+        if msg.kind != "text" or msg.chat != self.name:
+            return None
+        verdict = self._checked(fields, msg, body, "a history message")
+        if verdict is None:
+            return None
+        old = OldMessage(msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts, verdict.warning)
+        return old, verdict.first_meeting
 
     def _on_lost(self) -> None:
         self.client.ui.post(self._show_lost)
@@ -261,15 +328,15 @@ class GroupSession:
             batch, self._inbox = self._inbox, []
         if self.closed:
             return
-        for msg in batch:
+        for item in batch:
             if self._holding:
-                self._held.append(msg)
+                self._held.append(item)
             else:
-                self._show(msg)
+                self._show(*item)
 
-    def _show(self, msg: ChatMessage) -> None:
+    def _show(self, msg: ChatMessage, verdict: Verdict) -> None:
         """Apply one message; one that cannot be shown does not stop the rest."""
-        guarded(f"group {self.name}: showing a message", self._apply, msg, body=msg)
+        guarded(f"group {self.name}: showing a message", self._apply, msg, verdict, body=msg)
 
     # -- history pages (UI thread) -----------------------------------------------
 
@@ -283,19 +350,20 @@ class GroupSession:
         future = self.client.broker.submit(lambda channel: self._read_page(channel, end, seq))
         future.add_done_callback(_log_failure)
 
-    def _on_page(self, page: paging.Page, seq: int) -> None:
+    def _on_page(
+        self, page: paging.Page, older: list[OldMessage], meetings: list[str], seq: int
+    ) -> None:
         if self.closed or seq != self._page_seq:
             return  # asked for before a reconnect; asked again since
         self._loading = False
         self._oldest = page.start
         self._at_start = page.at_start
-        older = []
-        for body in page.bodies:  # one message that cannot be read does not stop the rest
-            item = guarded(
-                f"group {self.name}: reading history", self._history_item, body, body=body
-            )
-            if item is not None:
-                older.append(item)
+        # A key first met in history is met now: said below, at the live point.
+        for sentence in meetings:
+            if self._live:
+                self.log.notice(sentence)
+            else:
+                self._history_meetings.append(sentence)
         self._history_shown += len(self.log.older(older))
         if not self._at_start and self._history_shown < paging.FIRST_SCREEN:
             # Mostly comings and goings on this page: fill the window first.
@@ -314,30 +382,30 @@ class GroupSession:
         if any(e.side in ("own", "peer") for e in self.log.entries):
             self.log.separator(SEPARATOR)  # only where there is history above it
         self.log.notice(self._joined_text())
+        meetings, self._history_meetings = self._history_meetings, []
+        for sentence in meetings:
+            self.log.notice(sentence)
         held, self._held = self._held, []
-        for msg in held:
-            self._show(msg)
+        for item in held:
+            self._show(*item)
 
-    def _history_item(self, body: bytes) -> tuple[str, str, str, str, float] | None:
-        """One stored body as a :meth:`ChatLog.older` item, or None when it is not a text here."""
-        try:
-            msg = ChatMessage.decode(body)
-        except BadMessage as exc:
-            log.warning(
-                "group %s: dropped a history message (%s); body %s", self.name, exc, preview(body)
-            )
-            return None
-        if msg.kind != "text" or msg.chat != self.name:
-            return None
-        return (msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts)
-
-    def _apply(self, msg: ChatMessage) -> None:
+    def _apply(self, msg: ChatMessage, verdict: Verdict = _TRUSTED) -> None:
         own = msg.sender_id == self.client.me.id
+        if verdict.first_meeting:  # shown before the first thing of theirs that is shown
+            self._meetings[msg.sender_id] = verdict.first_meeting
         if msg.kind == "text":
             if own:
                 self._own_came_back(msg)
             else:
-                self.log.message(msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts)
+                self._meet(msg)
+                self.log.message(
+                    msg.sender_id,
+                    msg.sender_name,
+                    msg.text,
+                    msg.id,
+                    msg.ts,
+                    warning=verdict.warning,
+                )
         elif msg.kind in ("join", "leave"):
             if own:
                 if msg.id == self._marker_id and not self._live:
@@ -348,9 +416,16 @@ class GroupSession:
                 return
             if self._live:  # past comings and goings are not part of the conversation
                 verb = "joined" if msg.kind == "join" else "left"
-                self.log.notice(f"{msg.sender_name} {verb}", ts=msg.ts)
+                warning = f" ({verdict.warning})" if verdict.warning else ""
+                self._meet(msg)
+                self.log.notice(f"{msg.sender_name} {verb}{warning}", ts=msg.ts)
         else:
             log.warning("group %s: ignored a message of kind %r", self.name, msg.kind)
+
+    def _meet(self, msg: ChatMessage) -> None:
+        sentence = self._meetings.pop(msg.sender_id, None)
+        if sentence is not None:
+            self.log.notice(sentence, ts=msg.ts)
 
     def send(self, text: str) -> str | None:
         """Publish ``text``; None when taken, else a sentence (the text stays in the box).
@@ -371,8 +446,10 @@ class GroupSession:
             return NOT_CONNECTED
         me = self.client.me
         msg = ChatMessage(me.id, me.name, self.name, text)
-        body, properties = msg.encode(), self._properties(msg)
+        body, properties = self._body(msg), self._properties(msg)
         self._pending[msg.id] = _Pending(msg)
+        with self._inbox_lock:
+            self._sent[msg.id] = body
         # After the window has cleared its status line for the text it took.
         self.client.ui.post(self._show_sending, msg.id)
         future = broker.submit(
@@ -418,6 +495,8 @@ class GroupSession:
 
     def _settle(self, msg_id: str) -> None:
         self._pending.pop(msg_id, None)
+        with self._inbox_lock:
+            self._sent.pop(msg_id, None)
         if not self._pending:
             self._say("")
 
@@ -491,7 +570,7 @@ class GroupSession:
                     channel.basic_cancel(tag)
                 channel.queue_delete(self.queue)
             if announce:
-                body, properties = leave.encode(), self._properties(leave)
+                body, properties = self._body(leave), self._properties(leave)
                 channel.basic_publish(self.exchange, self.name, body, properties)
 
         future = broker.submit(stop)

@@ -19,6 +19,7 @@ from chat.features import Description
 from chat.history import ChatLog
 from chat.insults.channel import InsultChannel
 from chat.topology import Names
+from chat.trust import Verdict, verifier_of
 from chat.windows.api import Chat
 from chat.wire import ChatMessage
 
@@ -45,6 +46,8 @@ class InsultFeature:
             me.id,
             me.name,
             client.config.max_message_bytes,
+            identity=client.identity,
+            verifier=verifier_of(client),
         )
         #: Kept for the whole run, so reopening the window shows earlier insults.
         self.log = ChatLog(me.id)  # main thread only
@@ -106,8 +109,8 @@ class InsultFeature:
 
     # -- broker thread ---------------------------------------------------------
 
-    def _on_insult(self, message: ChatMessage) -> None:
-        self.client.ui.post(self._received, message)
+    def _on_insult(self, message: ChatMessage, verdict: Verdict) -> None:
+        self.client.ui.post(self._received, message, verdict)
 
     def _on_broker_lost(self) -> None:
         self.client.ui.post(self._lost)
@@ -117,8 +120,10 @@ class InsultFeature:
 
     # -- main thread -----------------------------------------------------------
 
-    def _received(self, message: ChatMessage) -> None:
+    def _received(self, message: ChatMessage, verdict: Verdict) -> None:
         me = self.client.me
+        if verdict.first_meeting:
+            self.log.notice(verdict.first_meeting, ts=message.ts)
         if message.sender_id == me.id:
             # An own insult that came back (no one else was listening) is still a
             # received one: keep it on the left, apart from the sent copy.
@@ -127,7 +132,12 @@ class InsultFeature:
             )
         else:
             self.log.message(
-                message.sender_id, message.sender_name, message.text, message.id, message.ts
+                message.sender_id,
+                message.sender_name,
+                message.text,
+                message.id,
+                message.ts,
+                warning=verdict.warning,
             )
 
     def _show(self) -> None:

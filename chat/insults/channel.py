@@ -33,8 +33,10 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from chat import boundary
 from chat.broker import Broker, BrokerUnavailable, Subscription
+from chat.identity import Identity
 from chat.topology import Names
-from chat.wire import ChatMessage, check_text
+from chat.trust import Verdict, Verifier
+from chat.wire import ChatMessage, check_text, decode_object
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,11 @@ RESUME_FIRST = 0.5
 RESUME_CAP = 8.0
 RESUME_CALM = 30.0
 
-#: ``deliver(message)`` runs on the broker thread; it must hand the insult on
-#: (e.g. to the UI queue) and return. The insult is acknowledged once it returns.
-Deliver = Callable[[ChatMessage], None]
+#: ``deliver(message, verdict)`` runs on the broker thread; it must hand the insult
+#: on (e.g. to the UI queue) and return. The insult is acknowledged once it returns.
+#: ``verdict`` says what the signature check found (see ``chat.trust``).
+Deliver = Callable[[ChatMessage, Verdict], None]
+_UNCHECKED = Verdict(None)
 
 
 @dataclass
@@ -87,6 +91,9 @@ class InsultChannel:
         sender_id: this client's ID (insults it sends carry it).
         sender_name: this client's username.
         max_bytes: the largest insult, in bytes of UTF-8 text.
+        identity: signs every insult sent (unsigned without it).
+        verifier: checks every insult received; one that fails is dropped
+            (without it nothing is checked).
     """
 
     def __init__(
@@ -96,7 +103,11 @@ class InsultChannel:
         sender_id: str,
         sender_name: str,
         max_bytes: int = 4096,
+        identity: Identity | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
+        self.identity = identity
+        self.verifier = verifier
         self.broker = broker
         self.queue = names.insult_queue
         self.sender_id = sender_id
@@ -131,7 +142,7 @@ class InsultChannel:
         connection is down or drops before the confirm, and with pika's errors
         when the broker refuses the insult.
         """
-        body = message.encode()
+        body = message.encode(self.identity)
         properties = message.properties(persistent=True)
 
         def publish(channel: BlockingChannel) -> int | None:
@@ -271,12 +282,18 @@ class InsultChannel:
     ) -> None:
         """One delivery, on the broker thread. Never raises: the consumer keeps going."""
         tag = method.delivery_tag
+        verdict = _UNCHECKED
         try:
-            message = ChatMessage.decode(body)
+            fields = decode_object(body)
+            message = ChatMessage.from_fields(fields)
             if message.kind != KIND:
                 raise ValueError(f"kind {message.kind!r} is not an insult")
+            if self.verifier is not None:
+                verdict = self.verifier.check(fields, message.sender_id, message.sender_name)
+                if not verdict.ok:
+                    raise ValueError(verdict.reason)
         except Exception as exc:
-            log.warning("dropped an unreadable insult: %s; body %s", exc, boundary.preview(body))
+            log.warning("dropped an insult: %s; body %s", exc, boundary.preview(body))
             channel.basic_ack(tag)
             return
         if not consumer.active:
@@ -286,7 +303,7 @@ class InsultChannel:
             channel.basic_reject(tag, requeue=True)
             return
         try:
-            consumer.deliver(message)
+            consumer.deliver(message, verdict)
         except Exception:
             log.exception("could not hand on insult %s", message.id)
             # Requeue once; a second failure drops it rather than loop.

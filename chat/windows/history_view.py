@@ -173,7 +173,12 @@ class HistoryView:
                         at,
                         entry.sender_name,
                         name_tags,
-                        f" · {entry.clock}\n",
+                        f" · {entry.clock}",
+                        (side, "head", "meta"),
+                        # The sender's key changed: said in red beside the name.
+                        f"  ⚠ {entry.warning}" if entry.warning else "",
+                        (side, "head", "warning"),
+                        "\n",
                         (side, "head", "meta"),
                     )
                 head_marks = (head_start, self._mark(pos))

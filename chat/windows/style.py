@@ -76,13 +76,18 @@ def needs_date(entry: Entry, prev: Entry | None, now: float | None = None) -> bo
 
 
 def needs_header(entry: Entry, prev: Entry | None, dated: bool) -> bool:
-    """One header (name · time) per run of messages from one sender."""
+    """One header (name · time) per run of messages from one sender; a key
+    warning that comes or goes starts a new run, so its header shows the mark."""
     if not is_message(entry):
         return False
     if dated or not is_message(prev):
         return True
     assert prev is not None
-    return prev.sender_id != entry.sender_id or abs(entry.ts - prev.ts) > RUN_SECONDS
+    return (
+        prev.sender_id != entry.sender_id
+        or prev.warning != entry.warning
+        or abs(entry.ts - prev.ts) > RUN_SECONDS
+    )
 
 
 class Fonts:
@@ -124,6 +129,7 @@ def configure_tags(text: tk.Text, fonts: Fonts) -> None:
     text.tag_configure("name", font=fonts.bold)
     text.tag_configure("meta", foreground=MUTED, font=fonts.small)
     text.tag_configure("failed", foreground=FAILED)
+    text.tag_configure("warning", foreground=FAILED, font=fonts.small)
     text.tag_configure(
         "notice", justify="center", foreground=MUTED, font=fonts.small, spacing1=6, spacing3=6
     )

@@ -3,12 +3,14 @@
 - ``groups_fanout``: one sender, 50 members of a transient group, paced sending;
   delivery latency from the sender's clock to the member's chat model, and the
   same for 50 bare pika consumers.
-- ``groups_send_rate``: a member sending as fast as it can (publisher confirms,
-  every message also routed back into its own chat model) against a bare pika
-  publisher with confirms, and one without.
+- ``groups_send_rate``: a member sending as fast as it can (every message
+  signed, publisher confirms, every message also routed back, verified and
+  put into its own chat model) against a bare pika publisher with confirms,
+  and one without.
 
 A late joiner of a long persistent history is measured in real windows by
-``group_join_window`` (scripts/benchmarks/windows.py).
+``group_join_window`` (scripts/benchmarks/windows.py), and the verifier's
+share of it by ``trust`` (scripts/benchmarks/trust.py).
 
 Members are the real :class:`chat.groups.session.GroupSession` with their own
 broker connection; a thread per member stands in for the Tk main thread,
@@ -17,7 +19,10 @@ sleeping on the UI queue's pipe and draining it, as the window's pump does.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -62,10 +67,19 @@ class Headless(TestClient):
         super().__init__(config, registry, name, keys=(), drain=True)
 
 
+#: Identities and known peers of this run, removed at exit.
+_STATE = tempfile.mkdtemp(prefix="distchat-bench-")
+atexit.register(shutil.rmtree, _STATE, True)
+
+
 def _config(ns: str, shift: int = 0) -> Config:
-    """A member's settings; ``shift`` spreads members over a cluster's nodes."""
+    """A member's settings; ``shift`` spreads members over a cluster's nodes.
+
+    A fresh state directory: identities and known peers of earlier runs do not count.
+    """
     urls = ",".join(amqp_urls(shift))
-    return Config(redis_url=REDIS_URL, amqp_url=urls, namespace=ns, log_dir="/tmp")
+    state = tempfile.mkdtemp(dir=_STATE)
+    return Config(redis_url=REDIS_URL, amqp_url=urls, namespace=ns, log_dir="/tmp", state_dir=state)
 
 
 def _cleanup(ns: str, connection: redis.Redis, queues: list[str]) -> None:
@@ -127,6 +141,7 @@ def _member_process(ns: str, bare: bool, count: int, ready: Any, stop: Any, out:
     stop.wait(120)
     for close in closers:
         close()
+    shutil.rmtree(_STATE, True)  # a child process runs no atexit handlers
     out.put(latencies)
 
 

@@ -41,7 +41,7 @@ class _Listener:
         self.last = 0.0
         self.gate: threading.Event | None = None
 
-    def deliver(self, message: ChatMessage) -> None:
+    def deliver(self, message: ChatMessage, verdict: object = None) -> None:
         if self.gate is not None:
             self.gate.wait()
         self.ui.post(len, message.text)

@@ -16,24 +16,30 @@ that find them complete.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import tempfile
 import time
 from typing import Any
 
 import pika
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from benchmarks.common import AMQP_URL, REDIS_URL, Result, percentile
 from chat.config import Config
 from chat.groups import amqp
 from chat.groups.manager import chat_key
 from chat.history import ChatLog
+from chat.identity import Identity
 from chat.topology import Names
 from chat.wire import BadMessage, ChatMessage
 from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import Registry
 
-KEEP = "bench-keep"
+#: The kept streams' namespace; its bodies are signed (a stream of unsigned bodies
+#: from before signing, under the old name "bench-keep", would be dropped).
+KEEP = "bench-keep-signed"
+OLD_KEEP = "bench-keep"
 SIZES = (10_000, 100_000)
 NEWEST = 50
 TARGET_MS = 150.0
@@ -70,6 +76,12 @@ def _stream_length(channel: Any, queue: str) -> int:
     return max(last) + 1 if last else 0
 
 
+def _writer(n: int) -> Identity:
+    """Writer ``n``'s key, the same in every run: a fill that resumes signs as before."""
+    seed = hashlib.sha256(f"{KEEP} writer {n}".encode()).digest()
+    return Identity(Ed25519PrivateKey.from_private_bytes(seed))
+
+
 def _fill(size: int) -> None:
     """Make the kept stream hold at least ``size`` messages (batched, confirmed at the end)."""
     names = Names(KEEP)
@@ -84,14 +96,16 @@ def _fill(size: int) -> None:
         amqp.declare_stream(channel, queue, "30D", 5_000_000_000)
         channel.queue_bind(queue, names.groups_exchange, routing_key=group)
         props = pika.BasicProperties(content_type="application/json")
+        writers = [_writer(w) for w in range(7)]
         for n in range(have, size):
             msg = ChatMessage(f"w{n % 7}", f"writer{n % 7}", group, f"{n} {TEXT}")
-            channel.basic_publish(names.groups_exchange, group, msg.encode(), props)
+            body = msg.encode(writers[n % 7])
+            channel.basic_publish(names.groups_exchange, group, body, props)
             if n % BATCH == 0:
                 connection.process_data_events(time_limit=0)
         channel.confirm_delivery()  # one confirmed publish: the broker has all before it
         done = ChatMessage("w0", "writer0", group, "filled")
-        channel.basic_publish(names.groups_exchange, group, done.encode(), props)
+        channel.basic_publish(names.groups_exchange, group, done.encode(writers[0]), props)
     finally:
         connection.close()
 
@@ -267,8 +281,14 @@ def live_add() -> list[Result]:
 
 
 def clean() -> list[Result]:
-    """Delete the streams kept for :func:`join_window`."""
-    names = Names(KEEP)
+    """Delete the streams kept for :func:`join_window` (and the unsigned ones of old)."""
+    for namespace in (KEEP, OLD_KEEP):
+        _clean(namespace)
+    return []
+
+
+def _clean(namespace: str) -> None:
+    names = Names(namespace)
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     try:
         for size in SIZES:
@@ -277,11 +297,10 @@ def clean() -> list[Result]:
     finally:
         connection.close()
     redis_connection = connect(REDIS_URL)
-    keys = list(redis_connection.scan_iter(match=Keys(KEEP).pattern, count=1000))
+    keys = list(redis_connection.scan_iter(match=Keys(namespace).pattern, count=1000))
     if keys:
         redis_connection.delete(*keys)
     redis_connection.close()
-    return []
 
 
 SCENARIOS = {
