@@ -8,8 +8,6 @@ holds a control character.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import grpc
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,8 +16,8 @@ import tests.test_private as private_tests
 from chat.history import ChatLog
 from chat.private.session import Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
-from chat.proto import private_chat_pb2_grpc as pb_grpc
 from tests.fuzzbodies import FUZZ, NASTY_TEXTS
+from tests.rawcaller import RawCall, signed_record
 from tests.support import tk_wait
 
 make_client = private_tests.make_client
@@ -86,29 +84,34 @@ def test_sessions_take_any_frames_and_always_end_cleanly(incoming, expect_hello,
     assert recorder.ended == [recorder.ended[0]] and session.done.is_set()
 
 
-def test_a_client_takes_hostile_streams_and_still_chats(make_client, tk_root):
+def test_a_client_takes_hostile_streams_and_still_chats(make_client, registry, tk_root):
     alice, bob = make_client("alice"), make_client("bob")
     streams = [0]
 
     @settings(FUZZ, max_examples=25)
     @given(peers, st.lists(frames | small_frames, min_size=8, max_size=8))
     def stream(peer: pb.Peer, sent: list[pb.Frame]) -> None:
+        # Half the streams come from a registered caller that proves who it is,
+        # so the hostile frames reach the session; the others never get past
+        # the handshake.
         streams[0] += 1
-        channel = grpc.insecure_channel(alice.me.address)
-
-        def requests() -> Iterator[pb.Frame]:
-            yield pb.Frame(hello=pb.Hello(version=1, peer=peer))
-            yield from sent
-
+        call = RawCall(alice.me, timeout=10)
         try:
-            call = pb_grpc.PrivateChatStub(channel).Chat(requests(), timeout=10)
-            try:
-                for _ in call:
-                    pass
-            except grpc.RpcError:
+            if streams[0] % 2:
+                name = peer.name[:64] or "fuzz"
+                record, identity, _ = signed_record(f"fz{streams[0]:06d}", name, 9)
+                assert registry._claim(record)
+                call.handshake(identity, record)
+            else:
+                call.send(pb.Frame(hello=pb.Hello(version=1, peer=peer)))
+            call.send(*sent)
+            call.end()
+            for _ in call.call:
                 pass
+        except grpc.RpcError:
+            pass
         finally:
-            channel.close()
+            call.close()
         tk_root.update()
 
     stream()

@@ -27,6 +27,7 @@ import grpc
 from chat import textsafe
 from chat.errors import UserError
 from chat.features import Description
+from chat.private import auth
 from chat.private import menu as private_menu
 from chat.private.service import PrivateChat
 from chat.private.session import Ending, Session, hello_frame
@@ -270,9 +271,10 @@ class PrivateChats:
         address = record.address
         unreachable = f"Could not reach {record.name} at {address} (they may have just left)."
         timeout = self.config.connect_timeout
-        channel = grpc.insecure_channel(
-            address,
-            options=keepalive_options(self.config.keepalive_seconds)
+        cert_fp, note = auth.check_callee(self.client.known_peers, record)
+        channel = auth.pinned_channel(
+            record,
+            keepalive_options(self.config.keepalive_seconds)
             + message_options(self.config.max_message_bytes),
         )
         try:
@@ -282,6 +284,7 @@ class PrivateChats:
             log.info("no answer from %s at %s within %.1f s", record.id, address, timeout)
             raise UserError(unreachable) from None
         session = self._session(conversation, expect_hello=True)
+        session.prover = auth.Prover(self.client.identity, self.me, record, cert_fp).answer
         conversation.session = session
         conversation.channel = channel
         started = time.monotonic()
@@ -310,6 +313,8 @@ class PrivateChats:
             address,
             (time.monotonic() - started) * 1000,
         )
+        if note is not None:
+            self.ui.post(conversation.log.notice, note)
 
     def _session(self, conversation: Conversation, expect_hello: bool = False) -> Session:
         return Session(
@@ -320,7 +325,13 @@ class PrivateChats:
             heartbeat=self.config.keepalive_seconds,
         )
 
-    def accept(self, peer: pb.Peer) -> tuple[Session | None, str | None]:
+    def accept_record(self, record: ClientRecord) -> tuple[Session | None, str | None]:
+        """A chat from a caller that proved it is ``record`` (gRPC thread)."""
+        note = auth.caller_note(self.client.known_peers, record)
+        peer = pb.Peer(id=record.id, name=record.name, host=record.host, port=record.port)
+        return self.accept(peer, note)
+
+    def accept(self, peer: pb.Peer, note: str | None = None) -> tuple[Session | None, str | None]:
         """A chat that another client opened (gRPC thread): the session, or why not."""
         if peer.id == self.me.id:
             return None, "a client cannot chat with itself"
@@ -340,6 +351,8 @@ class PrivateChats:
                 dial.adopted.set()
         name, peer_id = conversation.peer_name, textsafe.name(peer.id)
         log.info("%s (%s) started a chat from %s", name, peer_id, conversation.address)
+        if note is not None:
+            self.ui.post(conversation.log.notice, note)
         if dial is not None:
             self.ui.post(conversation.show)
             return session, None
