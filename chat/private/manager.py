@@ -29,6 +29,7 @@ from chat.errors import UserError
 from chat.features import Description
 from chat.private import auth
 from chat.private import menu as private_menu
+from chat.private.keeper import Keeper, Kept
 from chat.private.service import PrivateChat
 from chat.private.session import Ending, Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
@@ -67,6 +68,8 @@ class Conversation:
         self.address = address
         self.log = ChatLog(chats.me.id)
         self.session: Session | None = None
+        #: Keeps this chat in the private history (None: not kept).
+        self.kept: Kept | None = None
         self.channel: grpc.Channel | None = None
         # The window is held by the manager, which releases it on the UI thread:
         # Tk objects must not be freed on a gRPC thread that drops the last
@@ -92,6 +95,8 @@ class Conversation:
 
     def on_text(self, text: pb.Text) -> None:
         ts = text.sent_ms / 1000 if text.sent_ms > 0 else None
+        if self.kept is not None:
+            self.kept.incoming(text.id, text.text, ts)
         self.chats.ui.post(self.log.message, self.peer_id, self.peer_name, text.text, text.id, ts)
 
     def on_acked(self, ids: list[str]) -> None:
@@ -146,6 +151,8 @@ class Conversation:
             return f"{self.peer_name} has left the chat; the message was not sent."
         me = self.chats.me
         self.log.message(me.id, me.name, text, msg_id, status="sending")
+        if self.kept is not None:
+            self.kept.outgoing(msg_id, text)
         return None
 
     def close(self) -> None:
@@ -193,6 +200,7 @@ class PrivateChats:
         self._chats: dict[str, Conversation] = {}
         self._dialling: dict[str, _Dial] = {}  # peer ID -> our call under way
         self._windows: list[Any] = []  # UI thread only
+        self.keeper = Keeper.for_client(client)
 
     # -- the feature -----------------------------------------------------------
 
@@ -208,6 +216,8 @@ class PrivateChats:
 
     def close(self) -> None:
         self.close_all(timeout=0.5)
+        if self.keeper is not None:
+            self.keeper.close()
 
     def keep(self, window: Any) -> None:
         """Hold a new window, and let go of closed ones (UI thread)."""
@@ -272,6 +282,8 @@ class PrivateChats:
         unreachable = f"Could not reach {record.name} at {address} (they may have just left)."
         timeout = self.config.connect_timeout
         cert_fp, note = auth.check_callee(self.client.known_peers, record)
+        if self.keeper is not None:  # earlier messages first, above anything new
+            conversation.kept = self.keeper.open(self.me, record, conversation.log)
         channel = auth.pinned_channel(
             record,
             keepalive_options(self.config.keepalive_seconds)
@@ -329,9 +341,11 @@ class PrivateChats:
         """A chat from a caller that proved it is ``record`` (gRPC thread)."""
         note = auth.caller_note(self.client.known_peers, record)
         peer = pb.Peer(id=record.id, name=record.name, host=record.host, port=record.port)
-        return self.accept(peer, note)
+        return self.accept(peer, note, record)
 
-    def accept(self, peer: pb.Peer, note: str | None = None) -> tuple[Session | None, str | None]:
+    def accept(
+        self, peer: pb.Peer, note: str | None = None, record: ClientRecord | None = None
+    ) -> tuple[Session | None, str | None]:
         """A chat that another client opened (gRPC thread): the session, or why not."""
         if peer.id == self.me.id:
             return None, "a client cannot chat with itself"
@@ -351,6 +365,8 @@ class PrivateChats:
                 dial.adopted.set()
         name, peer_id = conversation.peer_name, textsafe.name(peer.id)
         log.info("%s (%s) started a chat from %s", name, peer_id, conversation.address)
+        if record is not None and self.keeper is not None:
+            conversation.kept = self.keeper.open(self.me, record, conversation.log)
         if note is not None:
             self.ui.post(conversation.log.notice, note)
         if dial is not None:
