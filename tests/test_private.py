@@ -105,8 +105,8 @@ def process_state(pid: int) -> str:
 
 
 def said(window) -> list[tuple[str, str]]:
-    """The messages in a window, without its notices."""
-    return [(side, text) for side, text in window.shown() if side != "notice"]
+    """The messages in a window, without its notices and separators."""
+    return [(side, text) for side, text in window.shown() if side in ("own", "peer")]
 
 
 def type_and_send(window, text: str) -> None:

@@ -72,7 +72,7 @@ class KeyChanged(UserError):
         name = textsafe.name(record.name)
         sentence = check.sentence() or f"{name}'s key has changed"
         super().__init__(
-            f"{textsafe.name(sentence)}; not connecting. If you know {name} has a new key "
+            f"{textsafe.for_terminal(sentence)}; not connecting. If you know {name} has a new key "
             "(a new computer, a lost key file), open the chat from the Private chat menu "
             "and answer 'trust' when asked."
         )
@@ -109,7 +109,7 @@ def check_callee(known_peers: KnownPeers | None, record: ClientRecord) -> tuple[
     if check.trust is Trust.CHANGED:
         raise KeyChanged(record, check)
     note = check.sentence()
-    return cert_fp, textsafe.name(note) if note else None
+    return cert_fp, note
 
 
 def pinned_channel(record: ClientRecord, options: list[tuple[str, Any]]) -> grpc.Channel:
@@ -136,7 +136,7 @@ def caller_note(known_peers: KnownPeers | None, record: ClientRecord) -> str | N
         return None
     if check.trust is Trust.CHANGED:
         sentence += "; be careful what you tell them"
-    return textsafe.name(sentence)
+    return sentence  # the chat log makes it safe for the window
 
 
 class Prover:
