@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import tests.test_private as private_tests
 from chat.history import ChatLog
+from chat.private.auth import Prover
 from chat.private.session import Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
 from tests.fuzzbodies import FUZZ, NASTY_TEXTS
@@ -42,8 +43,14 @@ frames = st.one_of(
         st.integers(0, 2**32 - 1),
         peers,
     ),
+    st.builds(lambda n: pb.Frame(challenge=pb.Challenge(nonce=n)), st.binary(max_size=40)),
+    st.builds(lambda n: pb.Frame(proof=pb.Proof(signature=n)), st.binary(max_size=80)),
     st.just(pb.Frame()),
 )
+# The caller's side answers challenges as a real caller does.
+_ME, _ME_KEY, _ = signed_record("me", "me", 9)
+_CALLEE, _, _CALLEE_TLS = signed_record("callee", "callee", 9)
+PROVER = Prover(_ME_KEY, _ME, _CALLEE, _CALLEE_TLS.fingerprint).answer
 # Mostly frames that pass the limits, so the conversation logic sees them too.
 small_frames = st.builds(
     lambda seq, text, ms: pb.Frame(text=pb.Text(seq=seq, id="x", text=text, sent_ms=ms)),
@@ -78,7 +85,12 @@ class Recorder:
 @given(st.lists(frames | small_frames, max_size=12), st.booleans(), texts)
 def test_sessions_take_any_frames_and_always_end_cleanly(incoming, expect_hello, own):
     recorder = Recorder()
-    session = Session(recorder, hello_frame(pb.Peer(id="me", name=own)), expect_hello=expect_hello)
+    session = Session(
+        recorder,
+        hello_frame(pb.Peer(id="me", name=own)),
+        expect_hello=expect_hello,
+        prover=PROVER if expect_hello else None,
+    )
     session.send("a message of ours")
     session.read(iter(incoming))  # returns, whatever came; never raises
     assert recorder.ended == [recorder.ended[0]] and session.done.is_set()
