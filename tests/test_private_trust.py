@@ -197,3 +197,15 @@ def test_three_hundred_concurrent_hellos_leave_the_client_responsive(
     assert all(o != grpc.StatusCode.OK for o in outcomes)
     assert list(windows(tk_root, alice)) == [f"Chat with bob ({bob.me.id})"]
     assert _rss_mb() - before < 200, "memory grew with the flood"
+
+
+def test_a_caller_whose_key_changed_gets_in_with_a_warning_in_the_window(make_client, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    alice.known_peers.accept("bob", Identity.generate().public_key_b64)  # an older bob
+    bob.chats.open_with(alice.me)
+    theirs = window_of(tk_root, alice, bob)
+    notices = [text for side, text in theirs.shown() if side == "notice"]
+    assert any(
+        "bob's key has changed since" in text and "may not be the bob you talked to" in text
+        for text in notices
+    ), notices
