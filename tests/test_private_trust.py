@@ -209,3 +209,20 @@ def test_a_caller_whose_key_changed_gets_in_with_a_warning_in_the_window(make_cl
         "bob's key has changed since" in text and "may not be the bob you talked to" in text
         for text in notices
     ), notices
+
+
+def test_with_private_history_off_nothing_is_kept(make_client, config, tk_root):
+    alice = make_client("alice", private_history=False)
+    bob = make_client("bob", private_history=False)
+    alice.chats.open_with(bob.me)
+    mine, theirs = window_of(tk_root, alice, bob), window_of(tk_root, bob, alice)
+    type_and_send(mine, "forget this")
+    tk_wait(tk_root, lambda: ("peer", "forget this") in theirs.shown(), what="the text")
+    alice.close()
+    bob.close()
+    alice = make_client("alice", private_history=False)
+    bob = make_client("bob", private_history=False)
+    alice.chats.open_with(bob.me)
+    mine = window_of(tk_root, alice, bob)
+    assert said(mine) == []
+    assert not (config.state_path / "history").exists()
