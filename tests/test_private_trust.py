@@ -226,3 +226,17 @@ def test_with_private_history_off_nothing_is_kept(make_client, config, tk_root):
     mine = window_of(tk_root, alice, bob)
     assert said(mine) == []
     assert not (config.state_path / "history").exists()
+
+
+def test_answering_trust_accepts_a_new_key_and_connects(make_client, tmp_path, tk_root):
+    alice, bob = make_client("alice"), make_client("bob")
+    alice.known_peers.check("bob", bob.me.key)  # they met before
+    new_bob = make_client("bob", state_dir=str(tmp_path / "new computer"))
+    assert new_bob.me.key != bob.me.key
+    printed = " ".join(alice.menu(new_bob.me.id, "").split())
+    assert "bob's key has changed since" in printed
+    assert windows(tk_root, alice) == {}
+    printed = " ".join(alice.menu(new_bob.me.id, "trust").split())
+    assert "is in its own window" in printed
+    window_of(tk_root, new_bob, alice)
+    assert alice.known_peers.known_key("bob") == new_bob.me.key
