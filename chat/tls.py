@@ -193,7 +193,7 @@ class TrustedCallers:
 
 
 def server_credentials(own: TlsMaterial, callers: TrustedCallers) -> grpc.ServerCredentials:
-    """Mutual-TLS credentials for the private-chat server.
+    """Mutual-TLS credentials (the chat server uses :func:`server_only_credentials`).
 
     The server presents ``own`` and requires every caller to present a
     certificate from ``callers``; a caller without one (plain text, or
