@@ -44,8 +44,10 @@ from chat.known_peers import KnownPeers
 from chat.logsetup import setup_logging
 from chat.menu import Menu, items_for
 from chat.names import check_username
+from chat.private.auth import vouch
 from chat.rpc import create_server
 from chat.terminal import Terminal
+from chat.tls import generate as generate_tls
 from chat.ui import UiQueue
 from chat.wiring import build_features, close_all
 from nameserver.connect import connect as connect_redis
@@ -208,11 +210,13 @@ class App:
         except BrokerUnavailable as exc:
             raise RuntimeError(f"{exc}. {SERVER_HINT}") from None
         host, bind = resolve_hosts(config.advertise_host, config.bind_host, config.redis_url)
+        tls = generate_tls()
         try:
             self.server, port = create_server(
                 f"{bind}:{config.grpc_port}",
                 config.keepalive_seconds,
                 max_message_bytes=config.max_message_bytes,
+                tls=tls,
             )
         except (OSError, RuntimeError) as exc:
             raise RuntimeError(
@@ -224,7 +228,14 @@ class App:
             connection, Keys(config.namespace), ttl=config.client_ttl
         )
         identity, known_peers = load_identity(config, username)
-        me = self.me = registry.claim(username, host, port, key=identity.public_key_b64)
+        me = self.me = registry.claim(
+            username,
+            host,
+            port,
+            key=identity.public_key_b64,
+            cert=tls.cert_pem.decode("ascii"),
+            cert_sig=vouch(identity, tls.fingerprint),
+        )
         client = Client(
             config,
             registry,

@@ -52,6 +52,8 @@ class Config:
     #: A key file to use as this user's identity instead of the one kept per username
     #: in the state directory (empty: that one, created on first use).
     identity_file: str = ""
+    #: Keep private conversations in the state directory and show them again.
+    private_history: bool = True
     verbose: bool = False
 
     @property

@@ -1,15 +1,16 @@
 """Authentication of a private-chat caller, as pure functions and one small book.
 
-Over a mutual-TLS connection (``chat/tls.py``) the callee knows three things
-of its own: its client ID, its certificate, and the certificate the caller
-presented. The caller claims a client ID. To prove it, the caller signs a
+Over a TLS connection pinned to the callee's certificate (``chat/tls.py``)
+the callee knows its client ID and its certificate, and finds the caller's
+certificate and key in the caller's name-server record
+(``chat/private/auth.py``). The caller claims a client ID. To prove it, the caller signs a
 :func:`statement` that binds
 
 - the context :data:`CONTEXT` (so the signature means nothing elsewhere),
 - the caller's and the callee's client IDs,
 - a fresh random challenge from the callee (:meth:`ChallengeBook.issue`),
-- the callee's and the caller's certificate fingerprints: the two ends of
-  this TLS session, so a proof cannot be relayed to another session.
+- the callee's and the caller's certificate fingerprints: the callee's ends
+  the TLS session only its holder can end, so a proof cannot be relayed.
 
 The callee rebuilds the statement from its own view, never from what the
 caller says it signed, and checks the signature against the caller's public

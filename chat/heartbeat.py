@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import redis
 
+from chat import textsafe
 from nameserver.registry import ClientIdLost, ClientRecord, Registry
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,9 @@ class Heartbeat:
     When the record has vanished (Redis restarted or flushed) it is registered
     again and ``on_restored`` is called; when Redis is unreachable the thread
     logs, calls ``on_trouble`` once, and keeps trying at the same interval;
-    when it answers again ``on_trouble`` hears that too.
+    when it answers again ``on_trouble`` hears that too. When the record under
+    our ID is someone else's (rewritten in Redis), ``on_trouble`` hears it and
+    our record is written back.
     """
 
     def __init__(
@@ -53,13 +56,7 @@ class Heartbeat:
             self._failing = True
             return
         except ClientIdLost:
-            log.error("client ID %s was taken by another client", self.record.id)
-            if self.on_trouble is not None:
-                self.on_trouble(
-                    f"Your ID {self.record.id} expired and was taken by another client; "
-                    "others cannot find you until you restart."
-                )
-            self._stop.set()
+            self._take_back()
             return
         if self._failing:
             log.info("name server reachable again")
@@ -68,6 +65,34 @@ class Heartbeat:
                 self.on_trouble("Back in contact with the name server.")
         if restored and self.on_restored is not None:
             self.on_restored()
+
+    def _take_back(self) -> None:
+        """Our ID holds another record: say so, and put ours back.
+
+        IDs are random and a live client refreshes its record well within the
+        TTL, so another record under our ID was written over ours (someone
+        pointing our ID at their own server); it is not a newcomer's claim.
+        """
+        try:
+            theirs = self.registry.take_back(self.record)
+        except redis.RedisError as exc:
+            log.warning("taking back the record failed: %s", exc)
+            return
+        if theirs is None:
+            return
+        mine = self.record
+        if theirs.key != mine.key:
+            what = "someone else's key"
+        elif (theirs.host, theirs.port, theirs.cert) != (mine.host, mine.port, mine.cert):
+            what = f"your key but another server ({textsafe.name(theirs.address)})"
+        else:
+            what = "a changed copy of your record"
+        log.error("record of %s held %s; taken back", mine.id, what)
+        if self.on_trouble is not None:
+            self.on_trouble(
+                f"Your record in the name server (ID {mine.id}) was replaced: it held {what}. "
+                "Someone may be posing as you; your own record is back in place."
+            )
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -10,6 +10,7 @@ from concurrent import futures
 import grpc
 
 from chat.admission import POOL_THREADS
+from chat.tls import TlsMaterial, server_only_credentials
 
 #: Room for a full Batch of maximal Texts (see chat/private/session.py), nothing more.
 FRAME_OVERHEAD = 64
@@ -47,6 +48,7 @@ def create_server(
     keepalive_seconds: float = 1.0,
     workers: int = POOL_THREADS,
     max_message_bytes: int = 4096,
+    tls: TlsMaterial | None = None,
 ) -> tuple[grpc.Server, int]:
     """An unstarted server listening on ``address`` (``host:0`` picks a free port).
 
@@ -54,7 +56,9 @@ def create_server(
     so there is no window in which another process could take the port. The
     server takes at most ``workers`` calls at once (one thread each; see
     :mod:`chat.admission`): a call beyond that is refused at once
-    rather than queued behind the others.
+    rather than queued behind the others. With ``tls`` the port speaks TLS
+    only, presenting that certificate (:func:`chat.tls.server_only_credentials`);
+    there is no plain-text port then.
     """
     options = (
         keepalive_options(keepalive_seconds)
@@ -72,7 +76,10 @@ def create_server(
     )
     try:
         with _quiet_stderr():  # gRPC's C core logs a failed bind there; the caller says it better
-            port = server.add_insecure_port(address)
+            if tls is not None:
+                port = server.add_secure_port(address, server_only_credentials(tls))
+            else:
+                port = server.add_insecure_port(address)
     except RuntimeError:
         port = 0
     if port == 0:

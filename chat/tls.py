@@ -7,13 +7,13 @@ name :data:`PEER_NAME`. Its fingerprint (hex SHA-256 of the DER encoding)
 is for the client's name-server record, and a caller trusts exactly that
 certificate (:func:`channel_credentials`).
 
-Private chats use mutual TLS: the caller presents its own per-run
-certificate, and the callee reads it back from the call's auth context
-(:func:`peer_fingerprint`) to check the caller's signed handshake, which
-names both certificates (``chat/handshake.py``). The server accepts client
-certificates that are in a set of trusted certificates it is given (for a
-client, the certificates in the live name-server records); the set can change
-while the server runs (:func:`server_credentials`).
+Private chats use server-only TLS (:func:`server_only_credentials`): the
+callee presents its certificate, the caller pins it, and the caller proves
+who it is inside the stream, with a signature bound to the callee's
+certificate fingerprint and a fresh challenge (``chat/private/auth.py``,
+docs/protocol.md "Trust" says why this is enough). Mutual TLS
+(:func:`server_credentials`, the caller presenting its own certificate from
+a live trusted set) is kept for a deployment that wants it.
 """
 
 from __future__ import annotations
@@ -134,12 +134,13 @@ def cert_fingerprint(cert_pem: object) -> str | None:
 
 
 def channel_credentials(
-    expected_cert_pem: bytes, own: TlsMaterial
+    expected_cert_pem: bytes, own: TlsMaterial | None = None
 ) -> tuple[grpc.ChannelCredentials, list[tuple[str, str]]]:
     """Credentials for calling the owner of ``expected_cert_pem``, and only them.
 
     The callee's certificate must be exactly the expected one (it is the only
-    trusted root, and it is self-signed); the caller presents ``own``.
+    trusted root, and it is self-signed); the caller presents ``own`` when
+    given (mutual TLS), else no certificate.
 
     Returns:
         The credentials and the channel options to pass with them to
@@ -147,8 +148,8 @@ def channel_credentials(
     """
     credentials = grpc.ssl_channel_credentials(
         root_certificates=expected_cert_pem,
-        private_key=own.key_pem,
-        certificate_chain=own.cert_pem,
+        private_key=own.key_pem if own is not None else None,
+        certificate_chain=own.cert_pem if own is not None else None,
     )
     return credentials, [("grpc.ssl_target_name_override", PEER_NAME)]
 
@@ -192,7 +193,7 @@ class TrustedCallers:
 
 
 def server_credentials(own: TlsMaterial, callers: TrustedCallers) -> grpc.ServerCredentials:
-    """Mutual-TLS credentials for the private-chat server.
+    """Mutual-TLS credentials (the chat server uses :func:`server_only_credentials`).
 
     The server presents ``own`` and requires every caller to present a
     certificate from ``callers``; a caller without one (plain text, or
@@ -220,6 +221,14 @@ def server_credentials(own: TlsMaterial, callers: TrustedCallers) -> grpc.Server
     return grpc.dynamic_ssl_server_credentials(
         configuration(bundle), fetch, require_client_authentication=True
     )
+
+
+def server_only_credentials(own: TlsMaterial) -> grpc.ServerCredentials:
+    """Server-only TLS credentials: the server presents ``own`` and asks callers for none.
+
+    A plain-text caller fails its TLS handshake and never reaches the servicer.
+    """
+    return grpc.ssl_server_credentials([(own.key_pem, own.cert_pem)])
 
 
 def peer_fingerprint(context: grpc.ServicerContext) -> str | None:

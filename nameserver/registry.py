@@ -51,6 +51,8 @@ class ClientRecord:
     key: str = ""
     #: The PEM certificate its private-chat server presents (TLS pinned to it); may be empty.
     cert: str = ""
+    #: The owner's signature (base64) vouching for ``cert`` with ``key``; may be empty.
+    cert_sig: str = ""
 
     @property
     def address(self) -> str:
@@ -75,6 +77,7 @@ class ClientRecord:
                 started=_finite(data["started"]),
                 key=_short(data.get("key", ""), MAX_KEY_CHARS),
                 cert=_short(data.get("cert", ""), MAX_CERT_CHARS),
+                cert_sig=_short(data.get("cert_sig", ""), MAX_KEY_CHARS * 2),
             )
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             log.warning("ignoring a malformed client record: %r", raw[:200])
@@ -177,15 +180,17 @@ class Registry:
         attempts: int = 20,
         key: str = "",
         cert: str = "",
+        cert_sig: str = "",
     ) -> ClientRecord:
         """Claim a fresh random ID and register this client under it.
 
-        ``key`` is the client's public key and ``cert`` its chat server's
-        certificate, both published in the record.
+        ``key`` is the client's public key, ``cert`` its chat server's
+        certificate and ``cert_sig`` the key's signature vouching for it, all
+        published in the record.
         """
         started = time.time() if started is None else started
         for _ in range(attempts):
-            record = ClientRecord(new_client_id(), name, host, port, started, key, cert)
+            record = ClientRecord(new_client_id(), name, host, port, started, key, cert, cert_sig)
             if self._claim(record):
                 log.info("registered as %s (%s) at %s", record.id, name, record.address)
                 return record
@@ -217,6 +222,15 @@ class Registry:
             log.warning("registration of %s had vanished from Redis; registered again", record.id)
             return True
         return False
+
+    def take_back(self, record: ClientRecord) -> ClientRecord | None:
+        """Overwrite whatever holds ``record``'s ID with ``record``; returns what was there."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.getset(self.keys.client(record.id), record.to_json())
+        pipe.expire(self.keys.client(record.id), self.ttl)
+        pipe.zadd(self.keys.clients, {record.id: time.time() + self.ttl})
+        previous = pipe.execute()[0]
+        return ClientRecord.from_json(previous) if previous is not None else None
 
     def deregister(self, client_id: str) -> None:
         """Remove a client's record at once (on a clean exit)."""

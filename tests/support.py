@@ -24,8 +24,10 @@ from chat.config import Config
 from chat.features import Feature
 from chat.identity import Identity
 from chat.known_peers import KnownPeers
+from chat.private.auth import vouch
 from chat.rpc import create_server
 from chat.terminal import Terminal
+from chat.tls import generate as generate_tls
 from chat.topology import Names
 from chat.ui import UiQueue
 from chat.wiring import ALL, build_features, close_all
@@ -187,14 +189,24 @@ class TestClient:
             threading.Thread(target=self._drain, name=f"ui {name}", daemon=True).start()
         self.broker = Broker(config.amqp_url, name=f"distchat tests {name}")
         self.broker.start()
+        self.tls = generate_tls()
         self.server, port = create_server(
-            "127.0.0.1:0", config.keepalive_seconds, max_message_bytes=config.max_message_bytes
+            "127.0.0.1:0",
+            config.keepalive_seconds,
+            max_message_bytes=config.max_message_bytes,
+            tls=self.tls,
         )
         self.registry = registry
         self.identity = Identity.load_or_create(config.state_path, name)
         self.known_peers = KnownPeers.for_identity(config.state_path, self.identity)
         self.me: ClientRecord = registry.claim(
-            name, "127.0.0.1", port, started=started, key=self.identity.public_key_b64
+            name,
+            "127.0.0.1",
+            port,
+            started=started,
+            key=self.identity.public_key_b64,
+            cert=self.tls.cert_pem.decode("ascii"),
+            cert_sig=vouch(self.identity, self.tls.fingerprint),
         )
         self.client = Client(
             config,

@@ -8,18 +8,17 @@ holds a control character.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import grpc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tests.test_private as private_tests
 from chat.history import ChatLog
+from chat.private.auth import Prover
 from chat.private.session import Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
-from chat.proto import private_chat_pb2_grpc as pb_grpc
 from tests.fuzzbodies import FUZZ, NASTY_TEXTS
+from tests.rawcaller import RawCall, signed_record
 from tests.support import tk_wait
 
 make_client = private_tests.make_client
@@ -44,8 +43,14 @@ frames = st.one_of(
         st.integers(0, 2**32 - 1),
         peers,
     ),
+    st.builds(lambda n: pb.Frame(challenge=pb.Challenge(nonce=n)), st.binary(max_size=40)),
+    st.builds(lambda n: pb.Frame(proof=pb.Proof(signature=n)), st.binary(max_size=80)),
     st.just(pb.Frame()),
 )
+# The caller's side answers challenges as a real caller does.
+_ME, _ME_KEY, _ = signed_record("me", "me", 9)
+_CALLEE, _, _CALLEE_TLS = signed_record("callee", "callee", 9)
+PROVER = Prover(_ME_KEY, _ME, _CALLEE, _CALLEE_TLS.fingerprint).answer
 # Mostly frames that pass the limits, so the conversation logic sees them too.
 small_frames = st.builds(
     lambda seq, text, ms: pb.Frame(text=pb.Text(seq=seq, id="x", text=text, sent_ms=ms)),
@@ -80,7 +85,12 @@ class Recorder:
 @given(st.lists(frames | small_frames, max_size=12), st.booleans(), texts)
 def test_sessions_take_any_frames_and_always_end_cleanly(incoming, expect_hello, own):
     recorder = Recorder()
-    session = Session(recorder, hello_frame(pb.Peer(id="me", name=own)), expect_hello=expect_hello)
+    session = Session(
+        recorder,
+        hello_frame(pb.Peer(id="me", name=own)),
+        expect_hello=expect_hello,
+        prover=PROVER if expect_hello else None,
+    )
     session.send("a message of ours")
     session.read(iter(incoming))  # returns, whatever came; never raises
     assert recorder.ended == [recorder.ended[0]] and session.done.is_set()
@@ -95,29 +105,34 @@ def assert_safe(window) -> None:
     assert "\x1b" not in shown and "\u202e" not in shown
 
 
-def test_a_client_takes_hostile_streams_and_still_chats(make_client, tk_root):
+def test_a_client_takes_hostile_streams_and_still_chats(make_client, registry, tk_root):
     alice, bob = make_client("alice"), make_client("bob")
     streams = [0]
 
     @settings(FUZZ, max_examples=25)
     @given(peers, st.lists(frames | small_frames, min_size=8, max_size=8))
     def stream(peer: pb.Peer, sent: list[pb.Frame]) -> None:
+        # Half the streams come from a registered caller that proves who it is,
+        # so the hostile frames reach the session; the others never get past
+        # the handshake.
         streams[0] += 1
-        channel = grpc.insecure_channel(alice.me.address)
-
-        def requests() -> Iterator[pb.Frame]:
-            yield pb.Frame(hello=pb.Hello(version=1, peer=peer))
-            yield from sent
-
+        call = RawCall(alice.me, timeout=10)
         try:
-            call = pb_grpc.PrivateChatStub(channel).Chat(requests(), timeout=10)
-            try:
-                for _ in call:
-                    pass
-            except grpc.RpcError:
+            if streams[0] % 2:
+                name = peer.name[:64] or "fuzz"
+                record, identity, _ = signed_record(f"fz{streams[0]:06d}", name, 9)
+                assert registry._claim(record)
+                call.handshake(identity, record)
+            else:
+                call.send(pb.Frame(hello=pb.Hello(version=1, peer=peer)))
+            call.send(*sent)
+            call.end()
+            for _ in call.call:
                 pass
+        except grpc.RpcError:
+            pass
         finally:
-            channel.close()
+            call.close()
         tk_root.update()
         for window in private_tests.private_windows(alice):  # every window still draws
             assert_safe(window)

@@ -13,14 +13,11 @@ import io
 import json
 import time
 
-import grpc
 import pika
 
-from chat.proto import private_chat_pb2 as pb
-from chat.proto import private_chat_pb2_grpc as pb_grpc
 from chat.wire import DiscoveryAnswer
-from nameserver.registry import ClientRecord
 from tests.conftest import AMQP_URL
+from tests.rawcaller import RawCall, signed_record
 from tests.support import rogue_responder, wait_for
 
 EVIL = "\x1b[2J\x1b[31mev\x1b]0;owned\x07il\u202e"
@@ -34,7 +31,7 @@ def test_escape_sequences_in_remote_names_never_reach_the_terminal(spawn, regist
 
     # Redis: a client record and a group record with hostile names.
     now = time.time()
-    evil_client = ClientRecord("ev1l2345", EVIL, EVIL, 4000, now)
+    evil_client, evil_identity, _ = signed_record("ev1l2345", EVIL, 4000, host=EVIL)
     registry.redis.set(registry.keys.client(evil_client.id), evil_client.to_json(), ex=60)
     registry.redis.zadd(registry.keys.clients, {evil_client.id: now + 60})
     group = {"name": EVIL, "kind": "persistent", "creator_id": EVIL, "creator_name": EVIL}
@@ -48,7 +45,7 @@ def test_escape_sequences_in_remote_names_never_reach_the_terminal(spawn, regist
         reply = pika.BasicProperties(correlation_id=props.correlation_id)
         channel.basic_publish("", props.reply_to, answer.encode(), reply)
 
-    channel = grpc.insecure_channel(bob.address)
+    call = RawCall(registry.get(bob.id))
     try:
         with rogue_responder(AMQP_URL, namespace, on_request):
             bob.choose("3")
@@ -59,12 +56,10 @@ def test_escape_sequences_in_remote_names_never_reach_the_terminal(spawn, regist
             bob.expect("Choose")
 
             # The private-chat hello.
-            hello = pb.Frame(hello=pb.Hello(version=1, peer=pb.Peer(id="ev1l2345", name=EVIL)))
-            call = pb_grpc.PrivateChatStub(channel).Chat(iter([hello]), timeout=10)
+            call.handshake(evil_identity, evil_client)
             bob.expect("started a private chat with you")
-            call.cancel()
     finally:
-        channel.close()
+        call.close()
     wait_for(lambda: "\\x1b[2J" in seen.getvalue(), what="the escaped name on the terminal")
     shown = seen.getvalue()
     for raw in RAW:

@@ -16,10 +16,13 @@ import pytest
 
 from chat.errors import UserError
 from chat.private import PrivateChats
+from chat.private.auth import pinned_channel
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
 from chat.rpc import create_server
+from chat.tls import generate
 from nameserver.registry import ClientRecord
+from tests.rawcaller import RawCall, signed_record
 from tests.support import TestClient, tk_wait, wait_for
 
 
@@ -93,6 +96,11 @@ def process_state(pid: int) -> str:
         return stat.read().rsplit(")", 1)[1].split()[0]
 
 
+def said(window) -> list[tuple[str, str]]:
+    """The messages in a window, without its notices and separators."""
+    return [(side, text) for side, text in window.shown() if side in ("own", "peer")]
+
+
 def type_and_send(window, text: str) -> None:
     window.text_var.set(text)
     window.send()
@@ -143,12 +151,11 @@ def test_both_windows_open_and_text_appears_left_and_right(make_client, tk_root)
     type_and_send(theirs, "hi alice")
     tk_wait(tk_root, lambda: ("peer", "hi alice") in mine.shown(), what="alice sees the reply")
 
-    assert mine.shown() == [("own", "hello bob"), ("peer", "hi alice")]
-    assert theirs.shown() == [
-        ("notice", "alice started a chat with you"),
-        ("peer", "hello bob"),
-        ("own", "hi alice"),
-    ]
+    assert said(mine) == [("own", "hello bob"), ("peer", "hi alice")]
+    assert any(t.startswith("first meeting with bob (key ") for _, t in mine.shown())
+    assert any(t.startswith("first meeting with alice (key ") for _, t in theirs.shown())
+    assert said(theirs) == [("peer", "hello bob"), ("own", "hi alice")]
+    assert ("notice", "alice started a chat with you") in theirs.shown()
     assert mine.text_var.get() == ""
     tk_wait(
         tk_root,
@@ -169,18 +176,18 @@ def test_thousand_quick_messages_arrive_complete_and_in_order(make_client, tk_ro
     expected = [("peer", f"message {n}") for n in range(1000)]
     tk_wait(
         tk_root,
-        lambda: len(theirs.shown()) >= 1001,
+        lambda: len(said(theirs)) >= 1000,
         timeout=30,
         what="1,000 messages in bob's window",
     )
-    assert theirs.shown()[1:] == expected
+    assert said(theirs) == expected
     tk_wait(
         tk_root,
         lambda: all(e.status == "sent" for e in mine.log.entries),
         timeout=10,
         what="every message acknowledged",
     )
-    assert [text for side, text in mine.shown()] == [f"message {n}" for n in range(1000)]
+    assert [text for side, text in said(mine)] == [f"message {n}" for n in range(1000)]
 
 
 def test_asking_again_brings_the_open_window_to_the_front(make_client, tk_root):
@@ -257,7 +264,8 @@ def test_too_long_message_stays_in_the_box_and_is_not_sent(make_client, tk_root)
     assert "too long" in mine.status.cget("text")
     type_and_send(mine, "short")
     tk_wait(tk_root, lambda: ("peer", "short") in theirs.shown(), what="the short message")
-    assert [text for _side, text in theirs.shown()] == ["alice started a chat with you", "short"]
+    assert [text for _side, text in said(theirs)] == ["short"]
+    assert ("notice", "alice started a chat with you") in theirs.shown()
 
 
 def test_unknown_id_ambiguous_prefix_and_own_id_are_refused(make_client, registry, tk_root):
@@ -286,7 +294,7 @@ def test_stale_registration_gives_up_with_a_sentence(make_client, registry, tk_r
     with socket.socket() as probe:  # a port nobody listens on any more
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    ghost = ClientRecord("gh2st222", "ghost", "127.0.0.1", port, time.time())
+    ghost, _, _ = signed_record("gh2st222", "ghost", port)
     assert registry._claim(ghost)
     printed = alice.menu("ghost")
     assert f"Could not reach ghost at 127.0.0.1:{port} (they may have just left)." in printed
@@ -295,7 +303,7 @@ def test_stale_registration_gives_up_with_a_sentence(make_client, registry, tk_r
 
 def test_invalid_first_frame_is_refused_and_the_server_keeps_serving(make_client, tk_root):
     alice, bob = make_client("alice"), make_client("bob")
-    with grpc.insecure_channel(alice.me.address) as channel:
+    with pinned_channel(alice.me, []) as channel:
         stub = pb_grpc.PrivateChatStub(channel)
         bad_first = [pb.Frame(text=pb.Text(seq=1, id="x", text="no hello"))]
         with pytest.raises(grpc.RpcError) as caught:
@@ -320,7 +328,7 @@ def test_a_silent_caller_is_cut_off_and_others_still_get_through(make_client, tk
         hush.wait(10)
         yield from ()
 
-    with grpc.insecure_channel(alice.me.address) as channel:
+    with pinned_channel(alice.me, []) as channel:
         silent = pb_grpc.PrivateChatStub(channel).Chat(nothing())
         try:
             with pytest.raises(grpc.RpcError) as caught:
@@ -352,12 +360,13 @@ class DropsAfterThree(pb_grpc.PrivateChatServicer):
 
 def test_messages_on_a_breaking_stream_are_marked_not_delivered(make_client, tk_root):
     alice = make_client("alice")
-    server, port = create_server("127.0.0.1:0")
+    tls = generate()
+    server, port = create_server("127.0.0.1:0", tls=tls)
     dropper = DropsAfterThree()
     pb_grpc.add_PrivateChatServicer_to_server(dropper, server)
     server.start()
     try:
-        record = ClientRecord("dr2pp222", "dropper", "127.0.0.1", port, time.time())
+        record, _, _ = signed_record("dr2pp222", "dropper", port, tls=tls)
         alice.chats.open_with(record)
         window = tk_wait(
             tk_root,
@@ -392,7 +401,7 @@ def test_a_real_client_process_opens_a_chat_from_its_menu(make_client, spawn, tk
     alice = make_client("alice")
     bob = spawn("bob")
     theirs = open_from_process(tk_root, alice, bob)
-    assert theirs.shown()[0] == ("notice", "bob started a chat with you")
+    assert ("notice", "bob started a chat with you") in theirs.shown()
     type_and_send(theirs, "bye now")
     tk_wait(tk_root, lambda: "…" not in theirs.history.get("1.0", "end"), what="bob's ack")
     bob.choose("Exit")
@@ -494,21 +503,18 @@ def test_idle_frozen_peer_is_noticed_within_five_seconds(
         os.kill(bob.child.pid, signal.SIGCONT)
 
 
-def _hostile_call(alice: InProcess, frames: list[pb.Frame]):
-    """A raw gRPC caller that says hello as mallory, then sends ``frames``."""
-    hello = pb.Frame(hello=pb.Hello(version=1, peer=pb.Peer(id="ma11ory2", name="mallory")))
-    channel = grpc.insecure_channel(
-        alice.me.address,
-        options=[("grpc.max_send_message_length", 64 * 1024 * 1024)],
-    )
-    stay = threading.Event()
+def _hostile_call(alice: InProcess, registry, frames: list[pb.Frame]) -> RawCall:
+    """A raw caller, registered as mallory, that proves who it is, then sends ``frames``.
 
-    def send() -> Iterator[pb.Frame]:
-        yield hello
-        yield from frames
-        stay.wait(30)  # keep our half open: only the receiver may end this call
-
-    return channel, stay, pb_grpc.PrivateChatStub(channel).Chat(send(), timeout=30)
+    Our half stays open: only the receiver may end this call.
+    """
+    mallory, identity, _ = signed_record("ma11ory2", "mallory", 9)
+    assert registry._claim(mallory)
+    channel = pinned_channel(alice.me, [("grpc.max_send_message_length", 64 * 1024 * 1024)])
+    call = RawCall(alice.me, channel=channel)
+    call.handshake(identity, mallory)
+    call.send(*frames)
+    return call
 
 
 @pytest.mark.parametrize(
@@ -532,10 +538,11 @@ def _hostile_call(alice: InProcess, frames: list[pb.Frame]):
     ids=["1MB-text", "20000-batch"],
 )
 def test_over_limit_frames_are_refused_on_receive_and_the_stream_closed(
-    make_client, tk_root, frames, sentence
+    make_client, registry, tk_root, frames, sentence
 ):
     alice = make_client("alice", close_delay=60)
-    channel, stay, call = _hostile_call(alice, frames)
+    raw = _hostile_call(alice, registry, frames)
+    call = raw.call
     ended = threading.Event()
 
     def drain() -> None:
@@ -561,8 +568,7 @@ def test_over_limit_frames_are_refused_on_receive_and_the_stream_closed(
         assert ended.wait(10), "the stream stayed open"
         assert not [text for side, text in window.shown() if side == "peer"]
     finally:
-        stay.set()
-        channel.close()
+        raw.close()
 
 
 def test_hundred_silent_callers_do_not_stop_a_real_chat(make_client, tk_root):
@@ -580,7 +586,7 @@ def test_hundred_silent_callers_do_not_stop_a_real_chat(make_client, tk_root):
             except grpc.RpcError:
                 cut[0] += 1
 
-    channels = [grpc.insecure_channel(alice.me.address) for _ in range(10)]
+    channels = [pinned_channel(alice.me, []) for _ in range(10)]
     callers = [
         threading.Thread(target=silent_caller, args=(channels[n % 10],), daemon=True)
         for n in range(100)

@@ -27,7 +27,9 @@ from chat import textsafe
 from chat.errors import UserError
 from chat.features import Description
 from chat.history import ChatLog, Status
+from chat.private import auth
 from chat.private import menu as private_menu
+from chat.private.keeper import Keeper, Kept
 from chat.private.service import PrivateChat
 from chat.private.session import Ending, Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
@@ -67,6 +69,8 @@ class Conversation:
         self.address = address
         self.log = chat_log
         self.session: Session | None = None
+        #: Keeps this chat in the private history (None: not kept).
+        self.kept: Kept | None = None
         self.channel: grpc.Channel | None = None
         self._ending: Ending | None = None  # UI thread only
 
@@ -88,6 +92,8 @@ class Conversation:
 
     def on_text(self, text: pb.Text) -> None:
         ts = text.sent_ms / 1000 if text.sent_ms > 0 else None
+        if self.kept is not None:
+            self.kept.incoming(text.id, text.text, ts)
         self.chats.ui.post(self.log.message, self.peer_id, self.peer_name, text.text, text.id, ts)
 
     def on_acked(self, ids: list[str]) -> None:
@@ -140,6 +146,8 @@ class Conversation:
             return f"{self.peer_name} has left the chat; the message was not sent."
         me = self.chats.me
         self.log.message(me.id, me.name, text, msg_id, status="sending")
+        if self.kept is not None:
+            self.kept.outgoing(msg_id, text)
         return None
 
     def close(self) -> None:
@@ -198,6 +206,9 @@ class PrivateChats:
         #: The conversation each peer's window shows (UI thread only): a call
         #: that lost a crossing, or an earlier chat, never speaks in it.
         self.showing: dict[str, Conversation] = {}
+        #: Peers whose log got the kept messages already (once a run).
+        self._seeded: set[str] = set()
+        self.keeper = Keeper.for_client(client)
 
     # -- the feature -----------------------------------------------------------
 
@@ -213,11 +224,27 @@ class PrivateChats:
 
     def close(self) -> None:
         self.close_all(timeout=0.5)
+        if self.keeper is not None:
+            self.keeper.close()
 
     def _conversation(self, peer_id: str, peer_name: str, address: str) -> Conversation:
         with self._lock:
             chat_log = self._logs.setdefault(peer_id, ChatLog(self.me.id))
         return Conversation(self, peer_id, peer_name, address, chat_log)
+
+    def _keep(self, conversation: Conversation, record: ClientRecord) -> None:
+        """Keep the chat on disk; the peer's log shows the kept messages once a run.
+
+        The first chat with a peer in this run puts the last kept messages into
+        its (new) log; a chat started again reuses that log, which shows them
+        already, with this run's conversation below.
+        """
+        if self.keeper is None:
+            return
+        with self._lock:
+            first = conversation.peer_id not in self._seeded
+            self._seeded.add(conversation.peer_id)
+        conversation.kept = self.keeper.open(self.me, record, conversation.log, show_earlier=first)
 
     def _me_peer(self) -> pb.Peer:
         me = self.me
@@ -276,9 +303,11 @@ class PrivateChats:
         address = record.address
         unreachable = f"Could not reach {record.name} at {address} (they may have just left)."
         timeout = self.config.connect_timeout
-        channel = grpc.insecure_channel(
-            address,
-            options=keepalive_options(self.config.keepalive_seconds)
+        cert_fp, note = auth.check_callee(self.client.known_peers, record)
+        self._keep(conversation, record)  # earlier messages first, above anything new
+        channel = auth.pinned_channel(
+            record,
+            keepalive_options(self.config.keepalive_seconds)
             + message_options(self.config.max_message_bytes),
         )
         try:
@@ -288,6 +317,7 @@ class PrivateChats:
             log.info("no answer from %s at %s within %.1f s", record.id, address, timeout)
             raise UserError(unreachable) from None
         session = self._session(conversation, expect_hello=True)
+        session.prover = auth.Prover(self.client.identity, self.me, record, cert_fp).answer
         conversation.session = session
         conversation.channel = channel
         started = time.monotonic()
@@ -316,6 +346,8 @@ class PrivateChats:
             address,
             (time.monotonic() - started) * 1000,
         )
+        if note is not None:
+            self.ui.post(conversation.log.notice, note)
 
     def _session(self, conversation: Conversation, expect_hello: bool = False) -> Session:
         return Session(
@@ -326,7 +358,15 @@ class PrivateChats:
             heartbeat=self.config.keepalive_seconds,
         )
 
-    def accept(self, peer: pb.Peer) -> tuple[Session | None, str | None]:
+    def accept_record(self, record: ClientRecord) -> tuple[Session | None, str | None]:
+        """A chat from a caller that proved it is ``record`` (gRPC thread)."""
+        note = auth.caller_note(self.client.known_peers, record)
+        peer = pb.Peer(id=record.id, name=record.name, host=record.host, port=record.port)
+        return self.accept(peer, note, record)
+
+    def accept(
+        self, peer: pb.Peer, note: str | None = None, record: ClientRecord | None = None
+    ) -> tuple[Session | None, str | None]:
         """A chat that another client opened (gRPC thread): the session, or why not."""
         if peer.id == self.me.id:
             return None, "a client cannot chat with itself"
@@ -346,13 +386,17 @@ class PrivateChats:
                 dial.adopted.set()
         name, peer_id = conversation.peer_name, textsafe.name(peer.id)
         log.info("%s (%s) started a chat from %s", name, peer_id, conversation.address)
+        if record is not None:
+            self._keep(conversation, record)
         if dial is not None:
             self.ui.post(conversation.show)
-            return session, None
-        self.ui.post(conversation.show, f"{name} started a chat with you")
-        self.client.term.notify(
-            f"{name} ({peer_id}) started a private chat with you; its window is open."
-        )
+        else:
+            self.ui.post(conversation.show, f"{name} started a chat with you")
+            self.client.term.notify(
+                f"{name} ({peer_id}) started a private chat with you; its window is open."
+            )
+        if note is not None:  # below the opening line
+            self.ui.post(conversation.log.notice, note)
         return session, None
 
     def forget(self, conversation: Conversation) -> None:

@@ -9,6 +9,7 @@ import redis
 from chat.client import Client
 from chat.errors import UserError
 from chat.features import PrivateChatOpener
+from chat.private.auth import KeyChanged
 from chat.terminal import Terminal
 from chat.textsafe import name as safe
 from nameserver.format import clients_table
@@ -40,7 +41,16 @@ def run(client: Client, chats: PrivateChatOpener) -> None:
     record = matches[0] if len(matches) == 1 else pick(term, query, matches, client.me.id)
     if record is None:
         return
-    chats.open_with(record)
+    try:
+        chats.open_with(record)
+    except KeyChanged as exc:
+        term.say(str(exc))
+        answer = term.ask("Type 'trust' to accept the new key and connect (Enter: back): ")
+        if answer.strip().lower() != "trust" or client.known_peers is None:
+            return
+        client.known_peers.accept(record.name, record.key)
+        log.warning("the user accepted a new key for %r", record.name)
+        chats.open_with(record)
     term.say(f"Your chat with {safe(record.name)} ({safe(record.id)}) is in its own window.")
 
 

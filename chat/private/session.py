@@ -98,8 +98,11 @@ class Session:
         listener: told about texts, acks and the end (on the reader thread).
         hello: our Hello, sent first.
         expect_hello: True on the caller's side, where the first frame that
-            arrives must be the callee's Hello; the callee checks the caller's
-            Hello before it creates the session.
+            arrives must be the callee's Hello (after its Challenge, when
+            ``prover`` is given); the callee checks the caller's Hello and
+            Proof before it creates the session.
+        prover: on the caller's side, makes the Proof frame that answers the
+            callee's Challenge (``chat/private/auth.py``).
     """
 
     def __init__(
@@ -109,8 +112,11 @@ class Session:
         expect_hello: bool = False,
         max_text_bytes: int = 4096,
         heartbeat: float = 1.0,
+        prover: Callable[[pb.Challenge], pb.Frame] | None = None,
     ) -> None:
         self.listener = listener
+        #: Answers the callee's Challenge (caller side); used once.
+        self.prover = prover
         self.max_text_bytes = max_text_bytes
         self.heartbeat = heartbeat
         #: Ends the call at once (set by whoever opened or accepted the stream).
@@ -172,6 +178,8 @@ class Session:
             item, held = (held, None) if held is not None else (self._next_item(), None)
             if item is _END:
                 return
+            if item is None and self._expect_hello and self.peer_hello is None:
+                continue  # no heartbeat inside the handshake: the callee awaits a Proof
             if item is None:  # nothing to send for a heartbeat
                 if time.monotonic() - self._last_heard > SILENT_BEATS * self.heartbeat:
                     self._peer_silent()
@@ -270,6 +278,15 @@ class Session:
     def _handle(self, frame: pb.Frame) -> bool:
         kind = frame.WhichOneof("body")
         if self._expect_hello and self.peer_hello is None:
+            if kind == "challenge" and self.prover is not None:
+                prover, self.prover = self.prover, None  # one answer per stream
+                try:
+                    self._outbox.put(prover(frame.challenge))
+                except ValueError as exc:
+                    self.error = f"the peer sent a bad challenge: {exc}"
+                    log.warning("%s", self.error)
+                    return False
+                return True
             problem = check_hello(frame)
             if problem is not None:
                 self.error = f"the peer answered with a bad hello: {problem}"

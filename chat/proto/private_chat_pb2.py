@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63hat/proto/private_chat.proto\x12\x0b\x64istchat.v1\"<\n\x04Peer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x0c\n\x04port\x18\x04 \x01(\r\"9\n\x05Hello\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x1f\n\x04peer\x18\x02 \x01(\x0b\x32\x11.distchat.v1.Peer\">\n\x04Text\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0f\n\x07sent_ms\x18\x04 \x01(\x03\")\n\x05\x42\x61tch\x12 \n\x05texts\x18\x01 \x03(\x0b\x32\x11.distchat.v1.Text\"\x12\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\"\x19\n\x07Goodbye\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xc6\x01\n\x05\x46rame\x12#\n\x05hello\x18\x01 \x01(\x0b\x32\x12.distchat.v1.HelloH\x00\x12!\n\x04text\x18\x02 \x01(\x0b\x32\x11.distchat.v1.TextH\x00\x12\x1f\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x10.distchat.v1.AckH\x00\x12\'\n\x07goodbye\x18\x04 \x01(\x0b\x32\x14.distchat.v1.GoodbyeH\x00\x12#\n\x05\x62\x61tch\x18\x05 \x01(\x0b\x32\x12.distchat.v1.BatchH\x00\x42\x06\n\x04\x62ody2A\n\x0bPrivateChat\x12\x32\n\x04\x43hat\x12\x12.distchat.v1.Frame\x1a\x12.distchat.v1.Frame(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63hat/proto/private_chat.proto\x12\x0b\x64istchat.v1\"<\n\x04Peer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x0c\n\x04port\x18\x04 \x01(\r\"9\n\x05Hello\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x1f\n\x04peer\x18\x02 \x01(\x0b\x32\x11.distchat.v1.Peer\"\x1a\n\tChallenge\x12\r\n\x05nonce\x18\x01 \x01(\x0c\"\x1a\n\x05Proof\x12\x11\n\tsignature\x18\x01 \x01(\x0c\">\n\x04Text\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0f\n\x07sent_ms\x18\x04 \x01(\x03\")\n\x05\x42\x61tch\x12 \n\x05texts\x18\x01 \x03(\x0b\x32\x11.distchat.v1.Text\"\x12\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\"\x19\n\x07Goodbye\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x98\x02\n\x05\x46rame\x12#\n\x05hello\x18\x01 \x01(\x0b\x32\x12.distchat.v1.HelloH\x00\x12!\n\x04text\x18\x02 \x01(\x0b\x32\x11.distchat.v1.TextH\x00\x12\x1f\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x10.distchat.v1.AckH\x00\x12\'\n\x07goodbye\x18\x04 \x01(\x0b\x32\x14.distchat.v1.GoodbyeH\x00\x12#\n\x05\x62\x61tch\x18\x05 \x01(\x0b\x32\x12.distchat.v1.BatchH\x00\x12+\n\tchallenge\x18\x06 \x01(\x0b\x32\x16.distchat.v1.ChallengeH\x00\x12#\n\x05proof\x18\x07 \x01(\x0b\x32\x12.distchat.v1.ProofH\x00\x42\x06\n\x04\x62ody2A\n\x0bPrivateChat\x12\x32\n\x04\x43hat\x12\x12.distchat.v1.Frame\x1a\x12.distchat.v1.Frame(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,16 +35,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PEER']._serialized_end=106
   _globals['_HELLO']._serialized_start=108
   _globals['_HELLO']._serialized_end=165
-  _globals['_TEXT']._serialized_start=167
-  _globals['_TEXT']._serialized_end=229
-  _globals['_BATCH']._serialized_start=231
-  _globals['_BATCH']._serialized_end=272
-  _globals['_ACK']._serialized_start=274
-  _globals['_ACK']._serialized_end=292
-  _globals['_GOODBYE']._serialized_start=294
-  _globals['_GOODBYE']._serialized_end=319
-  _globals['_FRAME']._serialized_start=322
-  _globals['_FRAME']._serialized_end=520
-  _globals['_PRIVATECHAT']._serialized_start=522
-  _globals['_PRIVATECHAT']._serialized_end=587
+  _globals['_CHALLENGE']._serialized_start=167
+  _globals['_CHALLENGE']._serialized_end=193
+  _globals['_PROOF']._serialized_start=195
+  _globals['_PROOF']._serialized_end=221
+  _globals['_TEXT']._serialized_start=223
+  _globals['_TEXT']._serialized_end=285
+  _globals['_BATCH']._serialized_start=287
+  _globals['_BATCH']._serialized_end=328
+  _globals['_ACK']._serialized_start=330
+  _globals['_ACK']._serialized_end=348
+  _globals['_GOODBYE']._serialized_start=350
+  _globals['_GOODBYE']._serialized_end=375
+  _globals['_FRAME']._serialized_start=378
+  _globals['_FRAME']._serialized_end=658
+  _globals['_PRIVATECHAT']._serialized_start=660
+  _globals['_PRIVATECHAT']._serialized_end=725
 # @@protoc_insertion_point(module_scope)

@@ -45,10 +45,11 @@ class PrivateChatServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Chat(self, request_iterator, context):
-        """One chat is one bidirectional stream opened by the caller.
-        Caller -> callee: Hello first, then Text, Batch and Ack frames, then
-        Goodbye. Callee -> caller: Hello (acceptance) first, then the same.
-        A stream that ends without a Goodbye means the peer died.
+        """One chat is one bidirectional stream opened by the caller, over TLS.
+        Handshake: caller Hello -> callee Challenge -> caller Proof -> callee
+        Hello (acceptance); see docs/protocol.md, "Trust". Then both sides send
+        Text, Batch and Ack frames, then Goodbye. A stream that ends without a
+        Goodbye means the peer died.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

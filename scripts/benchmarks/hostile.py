@@ -1,7 +1,7 @@
 """A private chat opened while 100 silent callers keep the callee's server busy.
 
 Each silent caller opens a ``Chat`` stream, never says hello, and opens a new
-one as soon as it is cut off (after the hello deadline, or earlier when newer
+one (over TLS) as soon as it is cut off (after the hello deadline, or earlier when newer
 silent callers push it out). Meanwhile a real client opens chats with the
 callee, one after the other; the figure is how long each ``open_with`` takes
 (dial, hello both ways), against the same opening with nobody else calling.
@@ -37,6 +37,7 @@ def _open_times(caller: Any, callee: Any, count: int) -> list[float]:
 def private_silent_callers() -> list[Result]:
     import grpc
 
+    from chat.private.auth import pinned_channel
     from chat.proto import private_chat_pb2_grpc as pb_grpc
 
     ns = namespace()
@@ -53,7 +54,7 @@ def private_silent_callers() -> list[Result]:
             except grpc.RpcError:
                 cut[0] += 1
 
-    channels = [grpc.insecure_channel(alice.me.address) for _ in range(10)]
+    channels = [pinned_channel(alice.me, []) for _ in range(10)]
     try:
         quiet = _open_times(bob, alice, OPENS)
         threads = [
@@ -65,6 +66,7 @@ def private_silent_callers() -> list[Result]:
         deadline = time.monotonic() + 30
         while cut[0] < SILENT and time.monotonic() < deadline:
             time.sleep(0.05)  # waiting for the callers to churn; not a measured path
+        bob.registry.heartbeat(bob.me)  # no heartbeat thread in the test client
         crowded = _open_times(bob, alice, OPENS)
         churned = cut[0]
     finally:
