@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,16 @@ _POSITIVE = {
 }
 
 
+#: ``scheme://user:password@``: everything between the user and the last ``@`` of a word.
+_USERINFO = re.compile(r"(://[^:/@\s]*):\S*@")
+_URL_KEYS = ("redis_url", "amqp_url")
+
+
+def hide_passwords(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    return _USERINFO.sub(r"\1:***@", text)
+
+
 def split_urls(text: str) -> tuple[str, ...]:
     """The URLs of a comma-separated list, without blanks."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
@@ -94,13 +105,15 @@ def _check_amqp_urls(key: str, value: str, raw: Any, origin: str) -> str:
     urls = split_urls(value)
     if not urls:
         raise ConfigError(f"{key} from {origin} names no URL, not {raw!r}")
-    for url in urls:
+    for number, url in enumerate(urls, 1):
+        # A piece without "@" of a value with one may be a password cut at a comma.
+        shown = f"URL number {number}" if "@" in value and "@" not in url else repr(url)
         if not url.startswith(("amqp://", "amqps://")):
-            raise ConfigError(f"{key} from {origin} must start with amqp://, not {url!r}")
+            raise ConfigError(f"{key} from {origin} must start with amqp://, not {shown}")
         try:
             urlsplit(url).port  # noqa: B018 - raises on a port that is not a number
         except ValueError:
-            raise ConfigError(f"{key} from {origin} has a bad port in {url!r}") from None
+            raise ConfigError(f"{key} from {origin} has a bad port in {shown}") from None
     return ",".join(urls)
 
 
@@ -154,8 +167,14 @@ def _apply(values: dict[str, Any], source: Mapping[str, Any], origin: str) -> No
     for key, raw in source.items():
         if key not in FIELDS:
             raise ConfigError(f"unknown setting {key!r} in {origin}")
-        if raw is not None:
+        if raw is None:
+            continue
+        try:
             values[key] = _coerce(key, raw, origin)
+        except ConfigError as exc:
+            if key not in _URL_KEYS:
+                raise
+            raise ConfigError(hide_passwords(str(exc))) from None
 
 
 def read_file(path: Path) -> dict[str, Any]:
