@@ -71,7 +71,9 @@ parse_url() {
 	URL_PORT=${URL_PORT#:}
 	URL_HOST=${URL_HOST:-127.0.0.1}
 	URL_PORT=${URL_PORT:-$2}
-	[[ $URL_PORT =~ ^[0-9]+$ ]] || die "cannot read a port number in '$1'"
+	local shown=$1 # the URL without user and password, for the message
+	[[ $1 == *@* ]] && shown="${1%%://*}://***@${1##*@}"
+	[[ $URL_PORT =~ ^[0-9]+$ ]] || die "cannot read a port number in '$shown'"
 }
 
 parse_url "$REDIS_URL" 6379

@@ -131,3 +131,18 @@ def test_logs_and_the_refusal_hold_no_password(spawn, tmp_path: Path, redis_with
         text = log.read_text(encoding="utf-8")
         assert text.strip()
         assert SECRET not in text and ":guest@" not in text
+
+
+@pytest.mark.parametrize("key", ["CHAT_REDIS_URL", "CHAT_AMQP_URL"])
+def test_start_server_refuses_a_bad_port_without_the_password(key: str):
+    script = Path(__file__).resolve().parent.parent / "start-server.sh"
+    done = subprocess.run(
+        ["bash", str(script)],
+        env={**os.environ, key: f"redis://u:{SECRET}@h:notaport/0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "cannot read a port number in 'redis://***@h:notaport/0'" in done.stderr
+    assert SECRET not in done.stdout + done.stderr
