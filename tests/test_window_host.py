@@ -41,6 +41,30 @@ def last_line_visible(window: ChatWindow, text: str) -> bool:
     return bool(index) and window.history.bbox(index) is not None
 
 
+def test_two_clients_on_one_screen_open_their_first_windows_apart(host, tk_root):
+    import tkinter
+
+    # A second client on this display: the same program name, which Tk makes unique.
+    other_root = tkinter.Tk()
+    other_root.withdraw()
+    other_root.tk.call("tk", "appname", tk_root.tk.call("tk", "appname"))
+    try:
+        other = TkWindowHost(other_root)
+        mine = open_chat(host, tk_root, "alice")
+        other.open(Chat("bob", "Chat with bob", ChatLog("me")))
+        other_root.update()
+        theirs = other.window("bob")
+        assert theirs is not None
+        assert (mine.top.winfo_x(), mine.top.winfo_y()) != (
+            theirs.top.winfo_x(),
+            theirs.top.winfo_y(),
+        )
+        assert theirs.top.winfo_x() + theirs.top.winfo_width() <= other_root.winfo_screenwidth()
+        other.close_all()
+    finally:
+        other_root.destroy()
+
+
 def test_windows_have_the_class_and_cascade_on_screen(host, tk_root):
     first = open_chat(host, tk_root, "a")
     second = open_chat(host, tk_root, "b")

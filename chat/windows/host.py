@@ -21,6 +21,24 @@ log = logging.getLogger(__name__)
 CASCADE = 32
 #: Where the first window goes, from the top left of the screen.
 ORIGIN = (80, 60)
+#: How far apart the cascades of several clients on one screen start.
+CLIENT_SHIFT = (200, 100)
+
+
+def instance_number(root: tk.Misc) -> int:
+    """Which Tk application this is on its display: 1, 2, 3, ...
+
+    Tk gives every live application on a display a unique name, adding
+    " #2", " #3", ... to the second and later ones with the same name, so
+    clients started in several terminals on one desktop learn their rank
+    without talking to each other.
+    """
+    try:
+        name = str(root.tk.call("tk", "appname"))
+    except tk.TclError:  # a Tk without application names: assume the first
+        return 1
+    head, _, tail = name.rpartition(" #")
+    return int(tail) if head and tail.isdigit() else 1
 
 
 class TkWindowHost:
@@ -31,6 +49,13 @@ class TkWindowHost:
         style.configure_theme(root)
         self._windows: dict[str, ChatWindow] = {}
         self._opened = 0
+        # Each client on the screen starts its cascade elsewhere, so the first
+        # windows of clients run side by side do not open on top of each other.
+        rank = instance_number(root) - 1
+        self._origin = (
+            ORIGIN[0] + rank % 4 * CLIENT_SHIFT[0],
+            ORIGIN[1] + rank // 4 % 3 * CLIENT_SHIFT[1],
+        )
 
     # -- what features call --------------------------------------------------
 
@@ -103,13 +128,15 @@ class TkWindowHost:
         screen_w = self.root.winfo_screenwidth()
         screen_h = self.root.winfo_screenheight()
         width, height = min(WIDTH, screen_w), min(HEIGHT, screen_h)
-        room_x = max(1, (screen_w - width - ORIGIN[0]) // CASCADE + 1)
-        room_y = max(1, (screen_h - height - ORIGIN[1]) // CASCADE + 1)
+        origin_x = min(self._origin[0], max(0, screen_w - width))
+        origin_y = min(self._origin[1], max(0, screen_h - height))
+        room_x = max(1, (screen_w - width - origin_x) // CASCADE + 1)
+        room_y = max(1, (screen_h - height - origin_y) // CASCADE + 1)
         step = self._opened % min(room_x, room_y, 10)
         lap = self._opened // min(room_x, room_y, 10)
         self._opened += 1
-        x = min(ORIGIN[0] + step * CASCADE + lap * CASCADE // 2, max(0, screen_w - width))
-        y = min(ORIGIN[1] + step * CASCADE, max(0, screen_h - height))
+        x = min(origin_x + step * CASCADE + lap * CASCADE // 2, max(0, screen_w - width))
+        y = min(origin_y + step * CASCADE, max(0, screen_h - height))
         return f"{width}x{height}+{x}+{y}"
 
     def _forget(self, window: ChatWindow) -> None:
