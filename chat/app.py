@@ -34,21 +34,21 @@ except ImportError:  # pragma: no cover - Windows
 
 from chat import __version__
 from chat.address import resolve_hosts
-from chat.broker import Broker, BrokerRefused, BrokerUnavailable
 from chat.client import Client
 from chat.config import Config, ConfigError, load
 from chat.features import Feature
+from chat.front.menu import Menu, items_for
+from chat.front.terminal import Terminal
+from chat.front.ui import UiQueue
 from chat.heartbeat import Heartbeat
-from chat.identity import Identity, IdentityError
-from chat.known_peers import KnownPeers
 from chat.logsetup import setup_logging
-from chat.menu import Menu, items_for
 from chat.names import check_username
 from chat.private.auth import vouch
-from chat.rpc import create_server
-from chat.terminal import Terminal
-from chat.tls import generate as generate_tls
-from chat.ui import UiQueue
+from chat.transport.broker import Broker, BrokerRefused, BrokerUnavailable
+from chat.transport.rpc import create_server
+from chat.trust.identity import Identity, IdentityError
+from chat.trust.known_peers import KnownPeers
+from chat.trust.tls import generate as generate_tls
 from chat.wiring import build_features, close_all
 from nameserver.connect import connect as connect_redis
 from nameserver.connect import redact as redact_redis

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chat.broker import Broker
 from chat.config import Config
-from chat.identity import Identity
-from chat.known_peers import KnownPeers
-from chat.terminal import Terminal
-from chat.ui import UiQueue
+from chat.front.terminal import Terminal
+from chat.front.ui import UiQueue
+from chat.transport.broker import Broker
+from chat.trust.identity import Identity
+from chat.trust.known_peers import KnownPeers
 from chat.windows.api import WindowHost
 from nameserver.registry import ClientRecord, Registry
 
@@ -40,5 +40,5 @@ class Client:
     known_peers: KnownPeers | None = None
     #: Every chat window goes through this host (UI thread only); see chat.windows.api.
     windows: WindowHost | None = None
-    #: Checks signed bodies against the name server and known peers (``chat.trust``).
+    #: Checks signed bodies against the name server and known peers (``chat.trust.verifier``).
     verifier: Any = None

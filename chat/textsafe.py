@@ -67,7 +67,7 @@ def for_window(text: object) -> str:
 def terminal_lines(text: str) -> str:
     """A whole block for the terminal: newlines kept, every other control shown.
 
-    The last line of defence in :class:`chat.terminal.Terminal`: the fields
+    The last line of defence in :class:`chat.front.terminal.Terminal`: the fields
     in it were made safe already, and this makes sure no escape gets through.
     """
     return "\n".join(_UNSAFE.sub(_visible, line) for line in text.split("\n"))

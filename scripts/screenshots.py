@@ -158,9 +158,9 @@ def group_chat(scene: Scene, alice: Any, bob: Any, carol: Any, out: Path) -> Non
     import pika
 
     from chat.groups.manager import chat_key
-    from chat.identity import Identity
-    from chat.topology import Names
-    from chat.wire import ChatMessage
+    from chat.transport.topology import Names
+    from chat.transport.wire import ChatMessage
+    from chat.trust.identity import Identity
 
     group = "book-club"
     alice.groups.join(group, "connect", "persistent")
@@ -234,7 +234,7 @@ def insult_channel(scene: Scene, alice: Any, bob: Any, out: Path) -> None:
 def clean(namespace: str) -> None:
     import pika
 
-    from chat.topology import Names
+    from chat.transport.topology import Names
     from nameserver.connect import connect
     from nameserver.keys import Keys
 

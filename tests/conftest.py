@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from chat.broker import Broker
 from chat.config import Config
+from chat.transport.broker import Broker
 from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import Registry

@@ -21,8 +21,8 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from chat import signing
-from chat.identity import Identity
+from chat.trust import signing
+from chat.trust.identity import Identity
 
 #: Settings of every fuzz test: reproducible in CI, no per-example deadline
 #: (the machine is shared), and the same client across examples on purpose.

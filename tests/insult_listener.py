@@ -12,10 +12,10 @@ from __future__ import annotations
 import sys
 import threading
 
-from chat.broker import Broker
 from chat.insults.channel import InsultChannel
-from chat.topology import Names
-from chat.wire import ChatMessage
+from chat.transport.broker import Broker
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage
 
 
 def main(url: str, namespace: str, client_id: str, hold_after: str) -> None:

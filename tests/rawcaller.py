@@ -11,12 +11,12 @@ from typing import Any
 
 import grpc
 
-from chat.identity import Identity
 from chat.private.auth import Prover, pinned_channel, vouch, vouched_fingerprint
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
-from chat.rpc import message_options
-from chat.tls import TlsMaterial, generate
+from chat.transport.rpc import message_options
+from chat.trust.identity import Identity
+from chat.trust.tls import TlsMaterial, generate
 from nameserver.registry import ClientRecord
 
 _END = object()

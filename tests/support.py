@@ -18,18 +18,18 @@ from typing import Any, TypeVar
 
 import pexpect
 
-from chat.broker import Broker
 from chat.client import Client
 from chat.config import Config
 from chat.features import Feature
-from chat.identity import Identity
-from chat.known_peers import KnownPeers
+from chat.front.terminal import Terminal
+from chat.front.ui import UiQueue
 from chat.private.auth import vouch
-from chat.rpc import create_server
-from chat.terminal import Terminal
-from chat.tls import generate as generate_tls
-from chat.topology import Names
-from chat.ui import UiQueue
+from chat.transport.broker import Broker
+from chat.transport.rpc import create_server
+from chat.transport.topology import Names
+from chat.trust.identity import Identity
+from chat.trust.known_peers import KnownPeers
+from chat.trust.tls import generate as generate_tls
 from chat.wiring import ALL, build_features, close_all
 from nameserver.registry import ClientRecord, Registry
 

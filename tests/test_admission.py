@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from chat import admission
-from chat.admission import Admission, remote_address
+from chat.transport import admission
+from chat.transport.admission import Admission, remote_address
 
 
 class Clock:

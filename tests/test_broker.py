@@ -11,7 +11,7 @@ import pika
 import pika.exceptions
 import pytest
 
-from chat.broker import Broker, BrokerUnavailable, RetryLater
+from chat.transport.broker import Broker, BrokerUnavailable, RetryLater
 from tests.conftest import AMQP_URL
 from tests.support import wait_for
 

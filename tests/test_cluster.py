@@ -25,9 +25,9 @@ import redis.sentinel
 from chat.config import Config
 from chat.groups.session import BACK, BACK_TRANSIENT, GroupSession
 from chat.insults.channel import InsultChannel
-from chat.topology import Names
-from chat.trust import verifier_of
-from chat.wire import ChatMessage
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage
+from chat.trust.verifier import verifier_of
 from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import Registry

@@ -30,9 +30,9 @@ from chat.discovery.requester import BROKER_DOWN, REPLY_TO
 from chat.discovery.view import Row, events_listing
 from chat.errors import UserError
 from chat.features import Description, Feature
-from chat.menu import Menu, items_for
-from chat.topology import Names
-from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
+from chat.front.menu import Menu, items_for
+from chat.transport.topology import Names
+from chat.transport.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
 from nameserver.keys import Keys
 from nameserver.registry import ClientRecord, GroupRecord, Registry
 from tests.conftest import AMQP_URL

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 import tests.test_discovery as discovery_tests
 import tests.test_groups as group_tests
 import tests.test_insults as insult_tests
-from chat.boundary import consumer
-from chat.broker import Broker
 from chat.insults.channel import InsultChannel
-from chat.topology import Names
-from chat.wire import ChatMessage, DiscoveryRequest
+from chat.transport.boundary import consumer
+from chat.transport.broker import Broker
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage, DiscoveryRequest
 from tests.conftest import AMQP_URL
 from tests.fuzzbodies import (
     FUZZ,

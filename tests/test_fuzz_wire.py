@@ -12,10 +12,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chat import signing, textsafe
+from chat import textsafe
 from chat.history import ChatLog
-from chat.trust import Verifier
-from chat.wire import (
+from chat.transport.wire import (
     MAX_BODY_BYTES,
     TS_MAX,
     TS_MIN,
@@ -25,6 +24,8 @@ from chat.wire import (
     DiscoveryRequest,
     decode_object,
 )
+from chat.trust import signing
+from chat.trust.verifier import Verifier
 from tests.fuzzbodies import (
     FUZZ,
     FUZZ_SIGNER,

@@ -6,9 +6,9 @@ Real RabbitMQ streams and real windows, as in tests/test_groups.py.
 from __future__ import annotations
 
 from chat.groups.paging import PAGE
-from chat.identity import Identity
-from chat.topology import Names
-from chat.wire import ChatMessage
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage
+from chat.trust.identity import Identity
 from tests.support import tk_wait
 from tests.test_groups import (  # noqa: F401  (members is a fixture)
     members,

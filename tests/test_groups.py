@@ -21,10 +21,10 @@ from chat.errors import UserError
 from chat.groups.manager import chat_key
 from chat.groups.model import check_group_name
 from chat.groups.session import BACK, BACK_TRANSIENT, LOST, NOT_CONNECTED, SEPARATOR
-from chat.identity import Identity
-from chat.topology import Names
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage
+from chat.trust.identity import Identity
 from chat.windows.chat_window import ChatWindow
-from chat.wire import ChatMessage
 from nameserver.keys import Keys
 from nameserver.members import GroupMembers
 from nameserver.registry import Registry

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from chat.handshake import (
+from chat.trust.handshake import (
     CHALLENGE_BYTES,
     CONTEXT,
     ChallengeBook,
@@ -16,7 +16,7 @@ from chat.handshake import (
     sign_proof,
     statement,
 )
-from chat.identity import Identity
+from chat.trust.identity import Identity
 
 ALICE_ID, BOB_ID = "k7m2x9qa", "p3hr8s2d"
 BOB_CERT = hashlib.sha256(b"bob's certificate").hexdigest()

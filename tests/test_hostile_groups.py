@@ -16,8 +16,8 @@ import pytest
 import redis
 
 import tests.test_groups as group_tests
-from chat.identity import Identity
-from chat.wire import ChatMessage
+from chat.transport.wire import ChatMessage
+from chat.trust.identity import Identity
 from nameserver.keys import Keys
 from nameserver.registry import Registry
 from tests.ownredis import OwnRedis

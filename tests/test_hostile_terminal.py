@@ -15,7 +15,7 @@ import time
 
 import pika
 
-from chat.wire import DiscoveryAnswer
+from chat.transport.wire import DiscoveryAnswer
 from tests.conftest import AMQP_URL
 from tests.rawcaller import RawCall, signed_record
 from tests.support import rogue_responder, wait_for

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from chat import config
-from chat.identity import Identity, IdentityError, fingerprint, key_file_name, verify
+from chat.trust.identity import Identity, IdentityError, fingerprint, key_file_name, verify
 
 
 def _write(path, data: bytes, mode: int = 0o600) -> None:

@@ -115,3 +115,30 @@ def test_no_import_circles_in_the_client():
     assert "chat.app" in graph and "chat.errors" in graph["chat.private.manager"]
     cycle = find_cycle(graph)
     assert cycle is None, "import circle: " + " -> ".join(cycle or [])
+
+
+def test_the_name_server_package_knows_nothing_of_the_client():
+    graph = import_graph()
+    reaching_up = {
+        module: sorted(t for t in targets if t.split(".")[0] == "chat")
+        for module, targets in graph.items()
+        if module.split(".")[0] == "nameserver"
+    }
+    assert "nameserver.registry" in reaching_up
+    assert {m: t for m, t in reaching_up.items() if t} == {}
+
+
+def test_the_floors_are_folders():
+    """Transport, trust and front live in folders of their own, as docs/architecture.md draws."""
+    graph = import_graph()
+    for floor in ("chat.transport", "chat.trust", "chat.front"):
+        assert any(m.startswith(floor + ".") for m in graph), floor
+    # The transport floor builds on nothing of the features, the windows or the front.
+    for module, targets in graph.items():
+        if module.startswith("chat.transport."):
+            above = [
+                t
+                for t in targets
+                if t.startswith(("chat.front", "chat.windows", "chat.groups", "chat.private"))
+            ]
+            assert above == [], f"{module} reaches up to {above}"

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 import pika
 import pytest
 
-from chat.broker import Broker
-from chat.identity import Identity
 from chat.insults import KEY, InsultFeature
 from chat.insults.channel import InsultChannel
-from chat.topology import Names
-from chat.wire import ChatMessage
+from chat.transport.broker import Broker
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage
+from chat.trust.identity import Identity
 from tests.conftest import AMQP_URL
 from tests.support import ROOT, TestClient, tk_wait, wait_for
 

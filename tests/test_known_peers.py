@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from chat.identity import Identity
-from chat.known_peers import KnownPeers, Trust, day
+from chat.trust.identity import Identity
+from chat.trust.known_peers import KnownPeers, Trust, day
 
 
 class Clock:

@@ -7,8 +7,8 @@ import io
 import pytest
 
 from chat.errors import UserError
-from chat.menu import Menu, MenuItem
-from chat.terminal import Terminal, wrap
+from chat.front.menu import Menu, MenuItem
+from chat.front.terminal import Terminal, wrap
 from tests.support import Script
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from nameserver.__main__ import main as nameserver_main
+from chat.front.listing import main as nameserver_main
 from nameserver.keys import Keys
 from nameserver.registry import (
     ID_ALPHABET,

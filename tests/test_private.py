@@ -19,8 +19,8 @@ from chat.private import PrivateChats
 from chat.private.auth import pinned_channel
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
-from chat.rpc import create_server
-from chat.tls import generate
+from chat.transport.rpc import create_server
+from chat.trust.tls import generate
 from nameserver.registry import ClientRecord
 from tests.rawcaller import RawCall, signed_record
 from tests.support import TestClient, tk_wait, wait_for

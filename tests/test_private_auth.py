@@ -8,11 +8,11 @@ import dataclasses
 import pytest
 
 from chat.errors import UserError
-from chat.handshake import HandshakeRefused
-from chat.identity import Identity
-from chat.known_peers import KnownPeers
 from chat.private.auth import Gate, KeyChanged, Prover, check_callee, vouched_fingerprint
 from chat.proto import private_chat_pb2 as pb
+from chat.trust.handshake import HandshakeRefused
+from chat.trust.identity import Identity
+from chat.trust.known_peers import KnownPeers
 from tests.rawcaller import signed_record
 
 

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from chat.identity import Identity
 from chat.private.store import PrivateHistory, StoredMessage
+from chat.trust.identity import Identity
 
 
 def _msg(n: int, direction: str = "in", text: str | None = None, who: str = "bob") -> StoredMessage:

@@ -17,9 +17,9 @@ import pytest
 
 import tests.test_private as private_tests
 from chat.heartbeat import Heartbeat
-from chat.identity import Identity
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
+from chat.trust.identity import Identity
 from nameserver.registry import ClientRecord
 from tests.rawcaller import RawCall, signed_record
 from tests.support import tk_wait, wait_for

@@ -17,7 +17,7 @@ MAX_WORDS = 2500
 TEST_CITATION = re.compile(r"(tests/[\w/]+\.py)::(\w+)")
 #: ``*Section*`` (single asterisks, not bold), as the report cites benchmarks.md.
 SECTION_CITATION = re.compile(r"(?<!\*)\*([^*\n]+)\*(?!\*)")
-#: A file of this repository named in backquotes, such as ``chat/admission.py``.
+#: A file of this repository named in backquotes, such as ``chat/transport/admission.py``.
 FILE_CITATION = re.compile(r"`((?:chat|nameserver|scripts|tests|docs)/[\w/.-]+\.\w+)`")
 
 

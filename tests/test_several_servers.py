@@ -8,8 +8,8 @@ import pika.exceptions
 import pytest
 
 from chat.address import detect_advertise_host
-from chat.broker import Broker, BrokerRefused, BrokerUnavailable
 from chat.config import ConfigError, load
+from chat.transport.broker import Broker, BrokerRefused, BrokerUnavailable
 from nameserver.connect import SentinelTarget, parse_sentinel_url
 from tests.conftest import AMQP_URL
 

@@ -17,11 +17,11 @@ import pika
 import tests.test_groups as test_groups
 from chat.discovery.view import events_listing
 from chat.groups.session import SEPARATOR
-from chat.identity import Identity
 from chat.insults import KEY
 from chat.insults.channel import CHANNEL_NAME, KIND
-from chat.topology import Names
-from chat.wire import ChatMessage, DiscoveryAnswer
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage, DiscoveryAnswer
+from chat.trust.identity import Identity
 from tests.conftest import AMQP_URL
 from tests.support import rogue_responder, tk_wait, wait_for
 from tests.test_groups import raw_publish, send, texts

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from chat import signing
-from chat.identity import Identity
-from chat.wire import ChatMessage
+from chat.transport.wire import ChatMessage
+from chat.trust import signing
+from chat.trust.identity import Identity
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import grpc
 import pytest
 from cryptography import x509
 
-from chat import tls
+from chat.trust import tls
 
 METHOD = "/distchat.test.Echo/Echo"
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from chat.identity import Identity
-from chat.known_peers import KnownPeers
-from chat.trust import RECORD_TTL, Verifier
-from chat.wire import ChatMessage
+from chat.transport.wire import ChatMessage
+from chat.trust.identity import Identity
+from chat.trust.known_peers import KnownPeers
+from chat.trust.verifier import RECORD_TTL, Verifier
 
 
 class Clock:

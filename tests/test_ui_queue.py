@@ -6,7 +6,7 @@ import select
 import threading
 import time
 
-from chat.ui import UiQueue
+from chat.front.ui import UiQueue
 
 
 def test_a_busy_worker_never_leaves_calls_stranded():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from chat.front.ui import UiQueue
 from chat.history import ChatLog
-from chat.ui import UiQueue
 from chat.windows.api import Chat
 from chat.windows.chat_window import ChatWindow
 from chat.windows.pump import Pump

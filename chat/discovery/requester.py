@@ -28,11 +28,11 @@ import pika
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
 
-from chat.boundary import consumer, guarded, preview
-from chat.broker import Broker, BrokerUnavailable, Subscription
-from chat.topology import Names
-from chat.trust import Verdict, Verifier
-from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest, decode_object
+from chat.transport.boundary import consumer, guarded, preview
+from chat.transport.broker import Broker, BrokerUnavailable, Subscription
+from chat.transport.topology import Names
+from chat.transport.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest, decode_object
+from chat.trust.verifier import Verdict, Verifier
 from nameserver.registry import ClientRecord
 
 log = logging.getLogger(__name__)

@@ -21,11 +21,11 @@ import pika
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
 
-from chat.boundary import consumer, preview
-from chat.broker import Broker, BrokerUnavailable, Subscription
-from chat.identity import Identity
-from chat.topology import Names
-from chat.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
+from chat.transport.boundary import consumer, preview
+from chat.transport.broker import Broker, BrokerUnavailable, Subscription
+from chat.transport.topology import Names
+from chat.transport.wire import BadMessage, DiscoveryAnswer, DiscoveryRequest
+from chat.trust.identity import Identity
 from nameserver.registry import ClientRecord
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from chat.discovery.menu import discover_chats
 from chat.discovery.requester import Answered, EventResult, Requester
 from chat.discovery.responder import Responder
 from chat.features import Description, GroupJoiner, PrivateChatOpener
-from chat.topology import Names
-from chat.trust import verifier_of
-from chat.wire import MAX_LISTED
+from chat.transport.topology import Names
+from chat.transport.wire import MAX_LISTED
+from chat.trust.verifier import verifier_of
 
 log = logging.getLogger(__name__)
 

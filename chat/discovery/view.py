@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from chat.discovery.compare import Comparison
 from chat.discovery.lookup import RedisResult
 from chat.discovery.requester import Answered, EventResult
+from chat.front.tables import clients_table, groups_table, since, table
 from chat.textsafe import name as safe
-from nameserver.format import clients_table, groups_table, since, table
 from nameserver.registry import ClientRecord
 
 

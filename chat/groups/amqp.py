@@ -1,7 +1,7 @@
 """The RabbitMQ side of group chats: declarations and consumers, on the broker thread.
 
 Every function here takes the broker thread's channel (see
-:meth:`chat.broker.Broker.add_setup` and :meth:`~chat.broker.Broker.submit`)
+:meth:`chat.transport.broker.Broker.add_setup` and :meth:`~chat.transport.broker.Broker.submit`)
 and must run on that thread.
 
 - One durable topic exchange for all groups; the routing key is the group name.
@@ -22,7 +22,7 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from chat.broker import RetryLater
+from chat.transport.broker import RetryLater
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import pika.exceptions
 import redis
 
-from chat.broker import BrokerUnavailable
 from chat.errors import UserError
 from chat.features import Description
 from chat.groups import amqp
@@ -32,7 +31,8 @@ from chat.groups.model import (
     window_title,
 )
 from chat.groups.session import READ_ONLY, GroupSession
-from chat.topology import Names
+from chat.transport.broker import BrokerUnavailable
+from chat.transport.topology import Names
 from chat.windows.api import Chat
 from nameserver.members import GroupMembers
 from nameserver.registry import GroupRecord

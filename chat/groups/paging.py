@@ -6,7 +6,7 @@ page of it, offsets ``[start, end)``, with a short-lived consumer on a channel
 of its own, and closes that channel as soon as the page is complete, so the
 cost of a page never depends on how long the history is.
 
-Runs on the broker thread (see :meth:`chat.broker.Broker.submit`).
+Runs on the broker thread (see :meth:`chat.transport.broker.Broker.submit`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from chat.boundary import consumer
 from chat.groups import amqp
+from chat.transport.boundary import consumer
 
 log = logging.getLogger(__name__)
 

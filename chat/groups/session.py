@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from chat.boundary import consumer, guarded, preview
-from chat.broker import BrokerUnavailable, Subscription
 from chat.groups import amqp, paging
 from chat.groups.model import Kind, Mode, check_max_age, mode_label
 from chat.history import ChatLog, OldMessage, Status
-from chat.topology import Names
-from chat.trust import Verdict, verifier_of
-from chat.wire import BadMessage, ChatMessage, check_text, decode_object
+from chat.transport.boundary import consumer, guarded, preview
+from chat.transport.broker import BrokerUnavailable, Subscription
+from chat.transport.topology import Names
+from chat.transport.wire import BadMessage, ChatMessage, check_text, decode_object
+from chat.trust.verifier import Verdict, verifier_of
 
 if TYPE_CHECKING:
     from chat.client import Client

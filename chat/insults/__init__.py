@@ -12,16 +12,16 @@ import logging
 import threading
 from concurrent.futures import Future
 
-from chat.broker import BrokerUnavailable, Subscription
 from chat.client import Client
 from chat.errors import UserError
 from chat.features import Description
 from chat.history import ChatLog
 from chat.insults.channel import InsultChannel
-from chat.topology import Names
-from chat.trust import Verdict, verifier_of
+from chat.transport.broker import BrokerUnavailable, Subscription
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage
+from chat.trust.verifier import Verdict, verifier_of
 from chat.windows.api import Chat
-from chat.wire import ChatMessage
 
 log = logging.getLogger(__name__)
 

@@ -31,12 +31,12 @@ import pika.frame
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
 
-from chat import boundary
-from chat.broker import Broker, BrokerUnavailable, Subscription
-from chat.identity import Identity
-from chat.topology import Names
-from chat.trust import Verdict, Verifier
-from chat.wire import ChatMessage, check_text, decode_object
+from chat.transport import boundary
+from chat.transport.broker import Broker, BrokerUnavailable, Subscription
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage, check_text, decode_object
+from chat.trust.identity import Identity
+from chat.trust.verifier import Verdict, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ RESUME_CALM = 30.0
 
 #: ``deliver(message, verdict)`` runs on the broker thread; it must hand the insult
 #: on (e.g. to the UI queue) and return. The insult is acknowledged once it returns.
-#: ``verdict`` says what the signature check found (see ``chat.trust``).
+#: ``verdict`` says what the signature check found (see ``chat.trust.verifier``).
 Deliver = Callable[[ChatMessage, Verdict], None]
 _UNCHECKED = Verdict(None)
 
@@ -138,7 +138,7 @@ class InsultChannel:
         listening when the broker took the insult (0: it waits in the queue, or
         comes back to this client if it is the only listener); that costs one
         more round trip (``queue.declare``). Without it the future holds None.
-        It fails with :class:`~chat.broker.BrokerUnavailable` when the
+        It fails with :class:`~chat.transport.broker.BrokerUnavailable` when the
         connection is down or drops before the confirm, and with pika's errors
         when the broker refuses the insult.
         """

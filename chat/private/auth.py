@@ -1,7 +1,7 @@
 """Who is on the other end of a private chat: both sides of the handshake.
 
 The chat server speaks server-only TLS with a certificate made for this run
-(``chat/tls.py``); the owner's Ed25519 key vouches for it in the name-server
+(``chat/trust/tls.py``); the owner's Ed25519 key vouches for it in the name-server
 record (:func:`vouch`), so a record rewritten to point at another server
 cannot carry a certificate its owner's key signed unless the owner's key
 signed it. The caller:
@@ -10,7 +10,7 @@ signed it. The caller:
    against its known peers (a changed key is refused), the certificate against
    the key's signature; then pins that certificate;
 2. answers the callee's challenge with a signature over
-   :func:`chat.handshake.statement` (:class:`Prover`).
+   :func:`chat.trust.handshake.statement` (:class:`Prover`).
 
 The callee (:class:`Gate`, on the gRPC thread of the stream) issues a fresh
 challenge, looks the claimed caller ID up in the name server, and checks the
@@ -30,11 +30,11 @@ import redis
 
 from chat import textsafe
 from chat.errors import UserError
-from chat.handshake import ChallengeBook, HandshakeRefused, check_proof, sign_proof
-from chat.identity import Identity, verify
-from chat.known_peers import KnownPeers, PeerCheck, Trust
 from chat.proto import private_chat_pb2 as pb
-from chat.tls import cert_fingerprint, channel_credentials
+from chat.trust.handshake import ChallengeBook, HandshakeRefused, check_proof, sign_proof
+from chat.trust.identity import Identity, verify
+from chat.trust.known_peers import KnownPeers, PeerCheck, Trust
+from chat.trust.tls import cert_fingerprint, channel_credentials
 from nameserver.registry import ClientRecord, Registry
 
 log = logging.getLogger(__name__)

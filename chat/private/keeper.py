@@ -28,8 +28,8 @@ from chat.private.store import PrivateHistory, StoredMessage
 
 if TYPE_CHECKING:
     from chat.client import Client
+    from chat.front.ui import UiQueue
     from chat.history import ChatLog
-    from chat.ui import UiQueue
     from nameserver.registry import ClientRecord
 
 log = logging.getLogger(__name__)

@@ -34,9 +34,9 @@ from chat.private.service import PrivateChat
 from chat.private.session import Ending, Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
-from chat.rpc import keepalive_options, message_options
+from chat.transport.rpc import keepalive_options, message_options
+from chat.transport.wire import check_text
 from chat.windows.api import Chat
-from chat.wire import check_text
 from nameserver.registry import ClientRecord
 
 if TYPE_CHECKING:

@@ -9,10 +9,10 @@ import redis
 from chat.client import Client
 from chat.errors import UserError
 from chat.features import PrivateChatOpener
+from chat.front.tables import clients_table
+from chat.front.terminal import Terminal
 from chat.private.auth import KeyChanged
-from chat.terminal import Terminal
 from chat.textsafe import name as safe
-from nameserver.format import clients_table
 from nameserver.registry import ClientRecord
 
 log = logging.getLogger(__name__)

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import grpc
 
 from chat import textsafe
-from chat.admission import Admission, remote_address
-from chat.boundary import guarded
-from chat.handshake import HandshakeRefused
 from chat.private.auth import Gate
 from chat.private.session import check_hello
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
+from chat.transport.admission import Admission, remote_address
+from chat.transport.boundary import guarded
+from chat.trust.handshake import HandshakeRefused
 from nameserver.registry import ClientRecord
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class PrivateChat(pb_grpc.PrivateChatServicer):
     """Accepts chats that other clients open with this one, once they proved who they are.
 
-    Every call is counted by an :class:`~chat.admission.Admission` before
+    Every call is counted by an :class:`~chat.transport.admission.Admission` before
     anything blocks on it: a caller that has not finished the handshake
     within a second is cut off, and the waiting and chatting streams per
     address and in all are capped (see that module for why this keeps the server available).

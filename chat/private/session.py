@@ -35,10 +35,10 @@ from typing import Literal, Protocol
 
 import grpc
 
-from chat.boundary import guarded
 from chat.proto import private_chat_pb2 as pb
-from chat.rpc import BATCH_TEXTS
-from chat.wire import new_message_id
+from chat.transport.boundary import guarded
+from chat.transport.rpc import BATCH_TEXTS
+from chat.transport.wire import new_message_id
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from chat import statefiles
-from chat.identity import Identity, decode_public_key
+from chat.trust import statefiles
+from chat.trust.identity import Identity, decode_public_key
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
-from chat.boundary import guarded
 from chat.history import Entry
+from chat.transport.boundary import guarded
 from chat.windows import style
 
 

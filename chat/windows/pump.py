@@ -1,11 +1,11 @@
-"""Run a :class:`~chat.ui.UiQueue` on the Tk main loop."""
+"""Run a :class:`~chat.front.ui.UiQueue` on the Tk main loop."""
 
 from __future__ import annotations
 
 import logging
 import tkinter
 
-from chat.ui import UiQueue
+from chat.front.ui import UiQueue
 
 log = logging.getLogger(__name__)
 

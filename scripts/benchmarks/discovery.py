@@ -7,11 +7,11 @@ import time
 import pika
 
 from benchmarks.common import AMQP_URL, REDIS_URL, Result, median, namespace, percentile
-from chat.broker import Broker
 from chat.discovery.lookup import look_up
 from chat.discovery.requester import Requester
 from chat.discovery.responder import Responder
-from chat.topology import Names
+from chat.transport.broker import Broker
+from chat.transport.topology import Names
 from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import ClientRecord, GroupRecord, Registry

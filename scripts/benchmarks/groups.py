@@ -43,8 +43,8 @@ from benchmarks.common import (
 from chat.config import Config
 from chat.groups import amqp
 from chat.groups.session import GroupSession
-from chat.topology import Names
-from chat.wire import ChatMessage
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage
 from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import Registry

@@ -17,11 +17,11 @@ import threading
 import time
 
 from benchmarks.common import AMQP_URL, Result, namespace
-from chat.broker import Broker
+from chat.front.ui import UiQueue
 from chat.insults.channel import InsultChannel
-from chat.topology import Names
-from chat.ui import UiQueue
-from chat.wire import ChatMessage
+from chat.transport.broker import Broker
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage
 
 LISTENERS = 5
 #: Live insults come from this many sending clients, each on its own connection.

@@ -19,7 +19,7 @@ from benchmarks.common import namespace
 from benchmarks.members import GROUP, Target, message, number, wait_for
 from benchmarks.servers import RabbitNode, RedisServer
 from chat.groups import amqp
-from chat.topology import Names
+from chat.transport.topology import Names
 
 # -- (b) persistent history -----------------------------------------------------------
 

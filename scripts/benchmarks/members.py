@@ -4,7 +4,7 @@ A :class:`Member` reads on a thread of its own that owns its connection, and
 can be told to stop reading, or to disconnect, for a while. On RabbitMQ it is
 a transient group member as the client is one: an exclusive queue declared and
 consumed through :mod:`chat.groups.amqp`. Messages are the chat's own bodies
-(:class:`chat.wire.ChatMessage`) whose text starts with a sequence number.
+(:class:`chat.transport.wire.ChatMessage`) whose text starts with a sequence number.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pika.exceptions
 import redis
 
 from chat.groups import amqp
-from chat.topology import Names
-from chat.wire import ChatMessage
+from chat.transport.topology import Names
+from chat.transport.wire import ChatMessage
 
 GROUP = "lobby"
 TEXT = "x" * 100

@@ -37,10 +37,10 @@ OPENS = 20
 
 def _receiver(conn: Any, ns: str) -> None:
     """A chat client whose UI queue stamps each message, plus a bare gRPC server."""
+    from chat.front.ui import UiQueue
     from chat.proto import private_chat_pb2_grpc as pb_grpc
-    from chat.rpc import create_server
-    from chat.tls import generate
-    from chat.ui import UiQueue
+    from chat.transport.rpc import create_server
+    from chat.trust.tls import generate
     from nameserver.keys import Keys
     from nameserver.registry import Registry
     from tests.support import TestClient
@@ -124,7 +124,7 @@ class BareSender:
     def __init__(self, port: int, cert_pem: bytes | None = None) -> None:
         from chat.proto import private_chat_pb2 as pb
         from chat.proto import private_chat_pb2_grpc as pb_grpc
-        from chat.tls import channel_credentials
+        from chat.trust.tls import channel_credentials
 
         self.pb = pb
         self.outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 from benchmarks.common import Result
-from chat import signing
 from chat.groups import paging
-from chat.identity import Identity
-from chat.known_peers import KnownPeers
-from chat.trust import Verifier
-from chat.wire import ChatMessage, decode_object
+from chat.transport.wire import ChatMessage, decode_object
+from chat.trust import signing
+from chat.trust.identity import Identity
+from chat.trust.known_peers import KnownPeers
+from chat.trust.verifier import Verifier
 
 HISTORY = 10_000
 

@@ -29,9 +29,9 @@ from chat.config import Config
 from chat.groups import amqp
 from chat.groups.manager import chat_key
 from chat.history import ChatLog
-from chat.identity import Identity
-from chat.topology import Names
-from chat.wire import BadMessage, ChatMessage
+from chat.transport.topology import Names
+from chat.transport.wire import BadMessage, ChatMessage
+from chat.trust.identity import Identity
 from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import Registry

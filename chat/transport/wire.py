@@ -19,8 +19,8 @@ from typing import Any
 
 import pika
 
-from chat import signing
-from chat.identity import Identity
+from chat.trust import signing
+from chat.trust.identity import Identity
 from nameserver.registry import ClientRecord
 
 SCHEMA_VERSION = 1

@@ -9,8 +9,8 @@ from concurrent import futures
 
 import grpc
 
-from chat.admission import POOL_THREADS
-from chat.tls import TlsMaterial, server_only_credentials
+from chat.transport.admission import POOL_THREADS
+from chat.trust.tls import TlsMaterial, server_only_credentials
 
 #: Room for a full Batch of maximal Texts (see chat/private/session.py), nothing more.
 FRAME_OVERHEAD = 64
@@ -55,9 +55,9 @@ def create_server(
     Returns the server and the port it is bound to, read back from the bind,
     so there is no window in which another process could take the port. The
     server takes at most ``workers`` calls at once (one thread each; see
-    :mod:`chat.admission`): a call beyond that is refused at once
+    :mod:`chat.transport.admission`): a call beyond that is refused at once
     rather than queued behind the others. With ``tls`` the port speaks TLS
-    only, presenting that certificate (:func:`chat.tls.server_only_credentials`);
+    only, presenting that certificate (:func:`chat.trust.tls.server_only_credentials`);
     there is no plain-text port then.
     """
     options = (

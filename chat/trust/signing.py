@@ -9,7 +9,7 @@ timestamp, message ID, sender ID and name.
 
 :func:`verify` says only that the body was signed by the key it carries.
 Whether that key is the right one for the sender is the receiver's question
-(the name server, then ``chat/known_peers.py``).
+(the name server, then ``chat/trust/known_peers.py``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chat.identity import SIGNATURE_BYTES, Identity, decode_public_key
-from chat.identity import verify as verify_signature
+from chat.trust.identity import SIGNATURE_BYTES, Identity, decode_public_key
+from chat.trust.identity import verify as verify_signature
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chat import statefiles
-from chat.identity import Identity, decode_public_key, fingerprint
+from chat.trust import statefiles
+from chat.trust.identity import Identity, decode_public_key, fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Who wrote a signed body: its signature, then its key against the sender.
 
 Every group message, insult and discovery answer is signed by its sender
-(``chat/signing.py``). A :class:`Verifier` decides, once per body and off the
+(``chat/trust/signing.py``). A :class:`Verifier` decides, once per body and off the
 Tk thread (on the broker thread, or the thread that asked), whether to show
 it:
 
@@ -12,7 +12,7 @@ it:
    Look-ups are cached per sender ID for :data:`RECORD_TTL` seconds, so a
    burst from one sender costs one Redis read.
 3. The key is then compared with the one known for the sender's username
-   (``chat/known_peers.py``): a first meeting is noted once, a changed key is
+   (``chat/trust/known_peers.py``): a first meeting is noted once, a changed key is
    shown with a warning. A sender no longer registered (old history) is
    judged by this step alone.
 """
@@ -26,10 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chat import signing
-from chat.boundary import preview
-from chat.known_peers import KnownPeers, PeerCheck, Trust
 from chat.textsafe import for_terminal
+from chat.transport.boundary import preview
+from chat.trust import signing
+from chat.trust.known_peers import KnownPeers, PeerCheck, Trust
 from nameserver.registry import ClientRecord, Registry
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from chat.errors import UserError
 from chat.features import Feature
-from chat.terminal import Terminal
+from chat.front.terminal import Terminal
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Authentication of a private-chat caller, as pure functions and one small book.
 
-Over a TLS connection pinned to the callee's certificate (``chat/tls.py``)
+Over a TLS connection pinned to the callee's certificate (``chat/trust/tls.py``)
 the callee knows its client ID and its certificate, and finds the caller's
 certificate and key in the caller's name-server record
 (``chat/private/auth.py``). The caller claims a client ID. To prove it, the caller signs a
@@ -30,7 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from chat.identity import Identity, verify
+from chat.trust.identity import Identity, verify
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def check_proof(
     Every value except ``signature`` comes from the callee's own view: the
     caller ID the hello claimed, the callee's own ID and certificate, the
     challenge it issued on this stream, the certificate the caller presented
-    (:func:`chat.tls.peer_fingerprint`), and the caller's public key from the
+    (:func:`chat.trust.tls.peer_fingerprint`), and the caller's public key from the
     name server. The challenge is used up whatever the outcome. Never raises
     anything else, whatever the caller sent.
     """

@@ -1,4 +1,4 @@
-"""``python -m nameserver list``: print the live clients and group chats."""
+"""``python -m chat.front.listing list``: print the live clients and group chats."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import sys
 
 import redis
 
+from chat.front.tables import clients_table, groups_table
 from nameserver.connect import connect, redact
-from nameserver.format import clients_table, groups_table
 from nameserver.keys import Keys
 from nameserver.registry import Registry
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nameserver", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m chat.front.listing", description=__doc__)
     parser.add_argument("command", choices=["list"], help="what to do")
     parser.add_argument(
         "--redis-url", default=os.environ.get("CHAT_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -1,0 +1,1 @@
+"""What the person at the terminal meets: the UI queue, the terminal, the menu, tables."""

@@ -1,0 +1,2 @@
+"""Sending and receiving: the broker connection, gRPC settings, wire
+formats and the checks at the edge."""
