@@ -65,8 +65,9 @@ class OldMessage(NamedTuple):
     warning: str = ""
 
 
-#: ``listener(event, what)``: ("added", entry), ("updated", entry), or
-#: ("prepended", list of entries, oldest first, now above all the others).
+#: ``listener(event, what)``: ("added", entry), ("updated", entry),
+#: ("prepended", list of entries, oldest first, now above all the others), or
+#: ("members", sorted tuple of the names of who is in the chat).
 Listener = Callable[[str, Any], None]
 
 
@@ -79,6 +80,8 @@ class ChatLog:
         self._seen: set[tuple[str, str]] = set()
         self._by_id: dict[str, Entry] = {}
         self.listener: Listener | None = None
+        #: Who is in the chat (a group's members), sorted; empty when not known.
+        self.members: tuple[str, ...] = ()
 
     def _add(self, entry: Entry) -> Entry:
         self.entries.append(_made_safe(entry))
@@ -166,6 +169,15 @@ class ChatLog:
         if self.listener is not None:
             self.listener("updated", entry)
         return entry
+
+    def set_members(self, names: Sequence[str]) -> None:
+        """Who is in the chat now (names from elsewhere: made printable)."""
+        members = tuple(sorted(safe_name(n) for n in names))
+        if members == self.members:
+            return
+        self.members = members
+        if self.listener is not None:
+            self.listener("members", members)
 
     def texts(self, side: Side | None = None) -> list[str]:
         return [e.text for e in self.entries if side is None or e.side == side]

@@ -1,18 +1,18 @@
 """Who is in which group chat right now, with liveness by expiry score.
 
-One sorted set per group (``Keys.group_members``): member client ID -> the
-time (Unix seconds) its membership expires. A member refreshes its score as
-the client heartbeat does; a member that dies stops refreshing and is pruned
-by the next reader (``ZREMRANGEBYSCORE``), so nobody has to clean up after it.
+One :class:`~nameserver.expiring.ExpiringSet` per group
+(``Keys.group_members``): member client ID -> the time its membership
+expires. A member refreshes its score as the client heartbeat does; a member
+that dies stops refreshing and is pruned by the next reader.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 import redis
 
+from nameserver.expiring import ExpiringSet
 from nameserver.keys import Keys
 
 
@@ -30,23 +30,20 @@ class GroupMembers:
         self.keys = keys
         self.ttl = ttl
 
+    def of(self, group: str) -> ExpiringSet:
+        """The expiring set of ``group``'s members (any spelling of its name)."""
+        return ExpiringSet(self.redis, self.keys.group_members(group), self.ttl)
+
     def refresh(self, client_id: str, groups: Iterable[str]) -> None:
         """Add or prolong ``client_id``'s membership of each group, in one round trip."""
-        expires = time.time() + self.ttl
         pipe = self.redis.pipeline(transaction=False)
         for group in groups:
-            pipe.zadd(self.keys.group_members(group), {client_id: expires})
+            self.of(group).add([client_id], pipe)
         pipe.execute()
 
     def leave(self, client_id: str, group: str) -> None:
-        self.redis.zrem(self.keys.group_members(group), client_id)
+        self.of(group).remove(client_id)
 
     def live(self, group: str) -> list[str]:
         """IDs of the group's live members, pruning the expired ones."""
-        key = self.keys.group_members(group)
-        now = time.time()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zremrangebyscore(key, "-inf", now)
-        pipe.zrangebyscore(key, now, "+inf")
-        _, ids = pipe.execute()
-        return [i.decode() if isinstance(i, bytes) else i for i in ids]
+        return self.of(group).live()

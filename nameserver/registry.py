@@ -3,7 +3,8 @@
 A client claims its ID with one ``SET NX EX``: the claim and the record are the
 same key, so two clients can never both win an ID, and a client that stops
 refreshing its key disappears when the TTL runs out. Listing reads a sorted
-set scored by expiry time (pruned with ``ZREMRANGEBYSCORE``), never ``KEYS``.
+set scored by expiry time (:class:`~nameserver.expiring.ExpiringSet`), never
+``KEYS``. A transient group chat nobody is in is gone: listing it prunes it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Literal
 
 import redis
 
-from nameserver.keys import Keys
+from nameserver.expiring import ExpiringSet
+from nameserver.keys import Keys, canonical_group
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,8 @@ class Registry:
         self.keys = keys or Keys()
         self.ttl = ttl
         self._heartbeat = connection.register_script(_HEARTBEAT)
+        #: The live clients: ID -> expiry (the heartbeat script writes it too).
+        self.index = ExpiringSet(connection, self.keys.clients, ttl)
 
     # -- clients -----------------------------------------------------------
 
@@ -200,7 +204,7 @@ class Registry:
     def _claim(self, record: ClientRecord) -> bool:
         if not self.redis.set(self.keys.client(record.id), record.to_json(), nx=True, ex=self.ttl):
             return False
-        self.redis.zadd(self.keys.clients, {record.id: time.time() + self.ttl})
+        self.index.add([record.id])
         return True
 
     def heartbeat(self, record: ClientRecord) -> bool:
@@ -214,7 +218,7 @@ class Registry:
         """
         outcome = self._heartbeat(
             keys=[self.keys.client(record.id), self.keys.clients],
-            args=[record.to_json(), self.ttl, time.time() + self.ttl, record.id],
+            args=[record.to_json(), self.ttl, self.index.expiry(), record.id],
         )
         if outcome == 0:
             raise ClientIdLost(record.id)
@@ -228,7 +232,7 @@ class Registry:
         pipe = self.redis.pipeline(transaction=True)
         pipe.getset(self.keys.client(record.id), record.to_json())
         pipe.expire(self.keys.client(record.id), self.ttl)
-        pipe.zadd(self.keys.clients, {record.id: time.time() + self.ttl})
+        self.index.add([record.id], pipe)
         previous = pipe.execute()[0]
         return ClientRecord.from_json(previous) if previous is not None else None
 
@@ -236,17 +240,12 @@ class Registry:
         """Remove a client's record at once (on a clean exit)."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(self.keys.client(client_id))
-        pipe.zrem(self.keys.clients, client_id)
+        self.index.remove(client_id, pipe)
         pipe.execute()
 
     def live_ids(self) -> list[str]:
         """IDs of the clients whose registration has not expired, pruning the rest."""
-        now = time.time()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zremrangebyscore(self.keys.clients, "-inf", now)
-        pipe.zrangebyscore(self.keys.clients, now, "+inf")
-        _, ids = pipe.execute()
-        return [i.decode() if isinstance(i, bytes) else i for i in ids]
+        return self.index.live()
 
     def get(self, client_id: str) -> ClientRecord | None:
         raw = self.redis.get(self.keys.client(client_id))
@@ -287,7 +286,7 @@ class Registry:
         key = self.keys.group(record.name)
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(key, record.to_json(), nx=True)
-        pipe.sadd(self.keys.groups, record.name)
+        pipe.sadd(self.keys.groups, canonical_group(record.name))
         pipe.get(key)
         created, _, raw = pipe.execute()
         existing = GroupRecord.from_json(raw) if raw is not None else None
@@ -308,7 +307,7 @@ class Registry:
         pipe = self.redis.pipeline(transaction=False)
         for record in records:
             pipe.set(self.keys.group(record.name), record.to_json(), nx=True)
-            pipe.sadd(self.keys.groups, record.name)
+            pipe.sadd(self.keys.groups, canonical_group(record.name))
         written = pipe.execute()[::2]
         return sum(1 for ok in written if ok)
 
@@ -316,8 +315,13 @@ class Registry:
         raw = self.redis.get(self.keys.group(name))
         return GroupRecord.from_json(raw) if raw is not None else None
 
-    def list_groups(self) -> list[GroupRecord]:
-        """Every group chat ever created in this namespace, by name."""
+    def list_groups(self, grace: float | None = None) -> list[GroupRecord]:
+        """Every group chat of this namespace, by name, but for transient groups nobody is in.
+
+        A transient group whose members set is empty and which was created more
+        than ``grace`` seconds ago (the membership TTL by default: its creator
+        may still be joining) is deleted here, as its members expired.
+        """
         names = sorted(
             n.decode() if isinstance(n, bytes) else n for n in self.redis.smembers(self.keys.groups)
         )
@@ -325,4 +329,32 @@ class Registry:
             return []
         raws = self.redis.mget([self.keys.group(n) for n in names])
         records = [GroupRecord.from_json(raw) for raw in raws if raw is not None]
-        return [r for r in records if r is not None]
+        listed = [r for r in records if r is not None]
+        old = time.time() - (self.ttl if grace is None else grace)
+        empty = [
+            r
+            for r in listed
+            if r.kind == "transient"
+            and r.created < old
+            and not ExpiringSet(self.redis, self.keys.group_members(r.name), self.ttl).count()
+        ]
+        if empty:
+            self._prune_groups(empty)
+        return [r for r in listed if r not in empty]
+
+    def _prune_groups(self, records: list[GroupRecord]) -> None:
+        """Delete records of transient groups nobody is in, unless one was re-created meanwhile."""
+        for record in records:
+            key = self.keys.group(record.name)
+            with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(key)
+                    if pipe.get(key) != record.to_json().encode():
+                        continue  # re-created meanwhile
+                    pipe.multi()
+                    pipe.delete(key)
+                    pipe.srem(self.keys.groups, canonical_group(record.name))
+                    pipe.execute()
+                except redis.WatchError:
+                    continue
+            log.info("pruned the transient group %s: nobody is in it", record.name)

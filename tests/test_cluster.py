@@ -23,7 +23,8 @@ import redis
 import redis.sentinel
 
 from chat.config import Config
-from chat.groups.session import BACK, BACK_TRANSIENT, GroupSession
+from chat.groups.membership import Membership
+from chat.groups.model import BACK, BACK_TRANSIENT
 from chat.insults.channel import InsultChannel
 from chat.transport.topology import Names
 from chat.transport.wire import ChatMessage
@@ -95,7 +96,7 @@ def drill_config(cluster: LocalCluster, namespace: str, tmp_path) -> Config:
     )
 
 
-def entries(member: Member, session: GroupSession) -> list[tuple[str, str, str | None]]:
+def entries(member: Member, session: Membership) -> list[tuple[str, str, str | None]]:
     """(side, text, status) of every message and notice the member's window shows."""
     return member.on_ui(lambda: [(e.side, e.text, e.status) for e in session.log.entries])
 
@@ -113,10 +114,10 @@ def test_a_node_dies_under_three_members(cluster: LocalCluster, namespace: str, 
         transients = []
         channels = []
         for m in members:
-            session = GroupSession(m.client, "drill", "connect", "persistent")
+            session = Membership(m.client, "drill", "connect", "persistent")
             session.start()
             sessions.append(session)
-            transient = GroupSession(m.client, "drill-live", "connect", "transient")
+            transient = Membership(m.client, "drill-live", "connect", "transient")
             transient.start()
             transients.append(transient)
             channels.append(m.insult_channel(names))
@@ -128,14 +129,14 @@ def test_a_node_dies_under_three_members(cluster: LocalCluster, namespace: str, 
         insults: list[tuple[ChatMessage, Future[int | None]]] = []
         stop = threading.Event()
 
-        def type_away(m: Member, session: GroupSession, channel: InsultChannel) -> None:
+        def type_away(m: Member, session: Membership, channel: InsultChannel) -> None:
             n = 0
             box: str | None = None
             while not stop.wait(0.05):
                 if box is None:
                     n += 1
                     box = f"{m.me.name}-{n}"
-                if m.on_ui(lambda text=box: session.send(text)) is None:
+                if m.on_ui(lambda text=box: session.conversation.send(text)) is None:
                     typed[m.me.name].append(box)
                     box = None
                 if n % 2 == 0:
@@ -202,10 +203,10 @@ def test_a_node_dies_under_three_members(cluster: LocalCluster, namespace: str, 
         # joiner: every message once, each sender's in the order typed.
         late = Member(config, connection, "dan")
         extra.append(late)
-        reader = GroupSession(late.client, "drill", "subscribe", "persistent")
+        reader = Membership(late.client, "drill", "subscribe", "persistent")
         reader.start()
 
-        def conversation(m: Member, s: GroupSession) -> list[str]:
+        def conversation(m: Member, s: Membership) -> list[str]:
             return [text for side, text, _ in entries(m, s) if side in ("own", "peer")]
 
         sent = {
@@ -231,7 +232,7 @@ def test_a_node_dies_under_three_members(cluster: LocalCluster, namespace: str, 
         # there, and what it did not take is marked not delivered, never gone.
         for m, s in zip(members, sessions, strict=True):
 
-            def caught_up(m: Member = m, s: GroupSession = s) -> list[str] | None:
+            def caught_up(m: Member = m, s: Membership = s) -> list[str] | None:
                 shown = conversation(m, s)
                 return shown if len(shown) >= len(history) else None
 

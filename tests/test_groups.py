@@ -19,8 +19,7 @@ import pytest
 from chat.config import Config
 from chat.errors import UserError
 from chat.groups.manager import chat_key
-from chat.groups.model import check_group_name
-from chat.groups.session import BACK, BACK_TRANSIENT, LOST, NOT_CONNECTED, SEPARATOR
+from chat.groups.model import BACK, BACK_TRANSIENT, LOST, NOT_CONNECTED, SEPARATOR, check_group_name
 from chat.transport.topology import Names
 from chat.transport.wire import ChatMessage
 from chat.trust.identity import Identity
@@ -189,7 +188,7 @@ def test_three_members_see_the_same_messages_in_the_same_order(members, tk_root)
     assert str(wc.input.cget("state")) == "disabled"
     assert "read only" in wc.status.cget("text")
     send(tk_root, wc, "sneaky")
-    assert carol.groups.session("room").send("sneaky") is not None
+    assert carol.groups.membership("room").conversation.send("sneaky") is not None
 
     # A late joiner sees nothing from before.
     dave = members("dave")

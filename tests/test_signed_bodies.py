@@ -16,7 +16,7 @@ import pika
 
 import tests.test_groups as test_groups
 from chat.discovery.view import events_listing
-from chat.groups.session import SEPARATOR
+from chat.groups.model import SEPARATOR
 from chat.insults import KEY
 from chat.insults.channel import CHANNEL_NAME, KIND
 from chat.transport.topology import Names
@@ -86,7 +86,7 @@ def test_a_changed_key_is_marked_beside_the_name(members, tk_root):
     _, wb = bob.join(tk_root, "changed")
     send(tk_root, wb, "it is me")
     tk_wait(tk_root, lambda: texts(wa) == ["it is me"], what="bob's message")
-    entry = next(e for e in alice.groups.session("changed").log.entries if e.side == "peer")
+    entry = next(e for e in alice.groups.membership("changed").log.entries if e.side == "peer")
     assert entry.warning.startswith("bob's key has changed since ")
     assert entry.warning.endswith("this may not be the bob you talked to")
     shown = wa.history.get("1.0", "end")
@@ -117,7 +117,7 @@ def test_history_from_the_stream_is_checked_the_same_way(members, tk_root, names
     _, wa = alice.join(tk_root, "kept", kind="persistent")
     tk_wait(tk_root, lambda: SEPARATOR in wa.history.get("1.0", "end"), what="the live point")
     assert texts(wa) == ["from dave, long gone", "from carol, new key", "from bob, registered"]
-    log = alice.groups.session("kept").log
+    log = alice.groups.membership("kept").log
     warnings = {e.text: e.warning for e in log.entries if e.side == "peer"}
     assert warnings["from dave, long gone"] == ""
     assert warnings["from carol, new key"].startswith("carol's key has changed since")

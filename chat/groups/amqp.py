@@ -89,15 +89,15 @@ def declare_stream(channel: BlockingChannel, queue: str, max_age: str, max_bytes
     probe.close()
 
 
-def open_stream_channel(channel: BlockingChannel) -> BlockingChannel:
-    """A channel of the stream consumer's own on the broker thread's connection.
+def open_stream_channel(connection: Any) -> BlockingChannel:
+    """A channel of the stream consumer's own on the broker thread's ``connection``.
 
     A stream consumer lives on its own channel so that its prefetch and its
     acknowledgements never mix with the shared channel's other consumers, and
     so that leaving can close it without rejecting anything (see
     :func:`close_without_rejects`).
     """
-    own = channel.connection.channel()
+    own = connection.channel()
     own.basic_qos(prefetch_count=STREAM_PREFETCH)
     return own
 

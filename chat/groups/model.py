@@ -1,6 +1,6 @@
 """What a group chat is, as plain values: names, modes, kinds, window titles.
 
-No tkinter and no broker here, so the menu, the session and the tests share
+No tkinter and no broker here, so the menu, the conversation and the tests share
 one definition of a valid group name.
 """
 
@@ -9,8 +9,28 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from nameserver.keys import canonical_group
+
 Mode = Literal["connect", "subscribe"]
 Kind = Literal["persistent", "transient"]
+
+#: The one spelling of a group name in keys, routing keys and queue names.
+canonical = canonical_group
+
+# What a group window says.
+SEPARATOR = "earlier messages above · live from here"
+LOST = "Lost the connection to the chat server; reconnecting…"
+BACK = "Connected to the chat server again."
+BACK_TRANSIENT = "Connected to the chat server again; messages sent meanwhile were missed."
+NOT_CONNECTED = (
+    "Not connected to the chat server right now, so nothing was sent. "
+    "Send it again once the window says the connection is back."
+)
+SENDING = "Sending…"
+READ_ONLY = "You subscribed to this group: it is read only."
+#: Seconds an own message may stay "Sending…": by then it is marked failed when
+#: the broker never confirmed it, and sent when it did (its copy back was lost).
+SEND_DEADLINE = 10.0
 
 MAX_GROUP_NAME = 64
 _NAME = re.compile(r"[A-Za-z0-9._-]+")

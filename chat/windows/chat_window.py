@@ -247,7 +247,7 @@ class ChatWindow:
             self._on_added(what)
         elif event == "prepended":
             self.view.prepend(what)
-        else:
+        elif event == "updated":
             self.view.update_status(what)
 
     def _on_added(self, entry: Entry) -> None:

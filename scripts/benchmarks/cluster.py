@@ -32,7 +32,7 @@ from localcluster import LocalCluster
 from benchmarks.common import Result, median, namespace
 from benchmarks.groups import Headless
 from chat.config import Config
-from chat.groups.session import GroupSession
+from chat.groups.membership import Membership
 from nameserver.connect import connect
 
 ROUNDS = 5
@@ -70,7 +70,7 @@ def _one_failover(cluster: LocalCluster, node: int) -> tuple[float, float]:
     connection = connect(config.redis_url)
     member = Headless(config, connection, "failover")
     try:
-        session = GroupSession(member.client, "failover", "connect", "persistent")
+        session = Membership(member.client, "failover", "connect", "persistent")
         session.start()
         assert member.broker.url == urls[0]
         lost: list[float] = []
@@ -85,7 +85,7 @@ def _one_failover(cluster: LocalCluster, node: int) -> tuple[float, float]:
         while time.perf_counter() - started < 60:
             n += 1
             text = f"after the stop {n}"
-            if member.on_ui(lambda text=text: session.send(text)) is not None:
+            if member.on_ui(lambda text=text: session.conversation.send(text)) is not None:
                 time.sleep(0.02)  # not connected yet: the text stays in the box
                 continue
             status = _wait_status(member, session, text)
@@ -103,7 +103,7 @@ def _one_failover(cluster: LocalCluster, node: int) -> tuple[float, float]:
         _ctl(cluster, node, "start_app")
 
 
-def _wait_status(member: Headless, session: GroupSession, text: str) -> str:
+def _wait_status(member: Headless, session: Membership, text: str) -> str:
     deadline = time.perf_counter() + 30
     while time.perf_counter() < deadline:
         status = member.on_ui(

@@ -12,7 +12,7 @@ A late joiner of a long persistent history is measured in real windows by
 ``group_join_window`` (scripts/benchmarks/windows.py), and the verifier's
 share of it by ``trust`` (scripts/benchmarks/trust.py).
 
-Members are the real :class:`chat.groups.session.GroupSession` with their own
+Members are the real :class:`chat.groups.membership.Membership` with their own
 broker connection; a thread per member stands in for the Tk main thread,
 sleeping on the UI queue's pipe and draining it, as the window's pump does.
 """
@@ -42,7 +42,7 @@ from benchmarks.common import (
 )
 from chat.config import Config
 from chat.groups import amqp
-from chat.groups.session import GroupSession
+from chat.groups.membership import Membership
 from chat.transport.topology import Names
 from chat.transport.wire import ChatMessage
 from nameserver.connect import connect
@@ -131,7 +131,7 @@ def _member_process(ns: str, bare: bool, count: int, ready: Any, stop: Any, out:
             closers.append(_bare_member(ns, record))
             continue
         member = Headless(_config(ns, i), connection, f"m{i}")
-        session = GroupSession(member.client, FANOUT_GROUP, "subscribe", "transient")
+        session = Membership(member.client, FANOUT_GROUP, "subscribe", "transient")
         session.log.listener = lambda event, entry: (
             record(entry.ts) if event == "added" and entry.side == "peer" else None
         )
@@ -203,7 +203,7 @@ def fanout() -> list[Result]:
     sender = Headless(_config(ns), connection, "sender")
     bare_connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     try:
-        out = GroupSession(sender.client, FANOUT_GROUP, "connect", "transient")
+        out = Membership(sender.client, FANOUT_GROUP, "connect", "transient")
         out.start()
         ours = _fanout(ns, False, lambda n: sender.ui.post(out.send, f"{n} {TEXT}"))
         channel = bare_connection.channel()
@@ -250,15 +250,15 @@ def fanout() -> list[Result]:
 def _rate_ours(ns: str, connection: redis.Redis) -> float:
     sender = Headless(_config(ns), connection, "sender")
     try:
-        session = GroupSession(sender.client, "rate", "connect", "transient")
+        session = Membership(sender.client, "rate", "connect", "transient")
         session.start()
         finished = threading.Event()
-        session.on_status = lambda text: finished.set() if text == "" else None
+        session.conversation.on_status = lambda text: finished.set() if text == "" else None
         started = time.perf_counter()
 
         def send_all() -> None:
             for n in range(RATE_MESSAGES):
-                problem = session.send(f"{n} {TEXT}")
+                problem = session.conversation.send(f"{n} {TEXT}")
                 assert problem is None, problem
 
         sender.ui.post(send_all)

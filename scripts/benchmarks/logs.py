@@ -108,7 +108,7 @@ def amqp_replay(
         try:
             amqp.declare_exchange(channel, names.groups_exchange)
             amqp.declare_stream(channel, names.group_stream(GROUP), "1D", 1_000_000_000)
-            own = amqp.open_stream_channel(channel)
+            own = amqp.open_stream_channel(channel.connection)
             amqp.consume_stream(
                 own, names.groups_exchange, names.group_stream(GROUP), GROUP, "first", on_message
             )
