@@ -57,7 +57,7 @@ def test_group_consumer_survives_thousands_of_hostile_bodies(members, tk_root):
     alice, bob = members("alice"), members("bob")
     session, window = alice.join(tk_root, "fuzz")
     _, theirs = bob.join(tk_root, "fuzz")
-    on_message = session._on_message_guarded
+    on_message = session.feed.on_delivery
     drawn = [0]
 
     @settings(FUZZ, max_examples=800)
@@ -73,7 +73,7 @@ def test_group_consumer_survives_thousands_of_hostile_bodies(members, tk_root):
         st.lists(hostile_bodies(chat_template(chat="fuzz"), FUZZ_SIGNER), min_size=50, max_size=50)
     )
     def through_the_broker(bodies: list[bytes]) -> None:
-        group_tests.raw_publish(session.exchange, "fuzz", bodies)
+        group_tests.raw_publish(session.feed.exchange, "fuzz", bodies)
 
     direct()
     through_the_broker()

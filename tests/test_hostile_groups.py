@@ -90,7 +90,7 @@ def test_nested_and_poisoned_bodies_in_a_persistent_group_leave_later_joiners_wo
 ):
     alice = members("alice")
     session, window = alice.join(tk_root, "den", kind="persistent")
-    stream_exchange = session.exchange
+    stream_exchange = session.feed.exchange
 
     def body(**fields) -> bytes:
         msg = ChatMessage("ev1l2345", "eve", "den", "x", id=fields.pop("id"))

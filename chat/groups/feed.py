@@ -121,6 +121,11 @@ class Feed:
     def closed(self) -> bool:
         return self._closed.is_set()
 
+    @property
+    def on_delivery(self) -> Any:
+        """The consumer callback (broker thread), behind the per-message boundary."""
+        return consumer(f"group {self.name}")(self._on_message)
+
     # -- any thread ------------------------------------------------------------
 
     def start(self, timeout: float = 10.0) -> None:
@@ -190,10 +195,9 @@ class Feed:
         amqp.declare_exchange(channel, self.exchange)
         fresh = channel.connection is not self._connection
         self._connection = channel.connection
-        on_message = consumer(f"group {self.name}")(self._on_message)
         if self.kind == "transient":
             self._consumer_tag = amqp.consume_transient(
-                channel, self.exchange, self.queue, self.name, on_message
+                channel, self.exchange, self.queue, self.name, self.on_delivery
             )
             return
         if self._stream_channel is not None and self._stream_channel.is_open:
@@ -213,9 +217,8 @@ class Feed:
         own._impl.add_on_close_callback(lambda _ch, reason: self._on_stream_closed(own, reason))
         amqp.declare_stream(own, self.queue, self.config.group_max_age, self.config.group_max_bytes)
         offset: int | str = "next" if self._last_offset is None else self._last_offset + 1
-        on_message = consumer(f"group {self.name}")(self._on_message)
         self._consumer_tag = amqp.consume_stream(
-            own, self.exchange, self.queue, self.name, offset, on_message
+            own, self.exchange, self.queue, self.name, offset, self.on_delivery
         )
 
     def _on_stream_closed(self, own: BlockingChannel, reason: Exception) -> None:
