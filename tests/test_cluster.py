@@ -218,7 +218,7 @@ def test_a_node_dies_under_three_members(cluster: LocalCluster, namespace: str, 
 
         def whole_history() -> list[str] | None:
             # The joiner sees the newest page first; scrolling up reads the rest.
-            late.on_ui(reader.load_older)
+            late.on_ui(reader.conversation.load_older)
             read = conversation(late, reader)
             return read if set(read) >= sent else None
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from concurrent.futures import Future
 
 import pika.exceptions
 import redis
 
 import tests.test_groups as test_groups
-from chat.groups.model import BACK, LOST
+from chat.groups import conversation as conversation_module
+from chat.groups.model import BACK, LOST, SENDING
 from chat.transport.topology import Names
 from chat.transport.wire import ChatMessage
 from chat.trust.identity import Identity
@@ -114,3 +116,27 @@ def test_a_stalled_name_server_does_not_delay_another_groups_messages(config, na
             for member in made:
                 member.close()
             slow_redis.close()
+
+
+def test_a_message_never_confirmed_is_marked_not_delivered_at_the_deadline(
+    members, tk_root, monkeypatch
+):
+    """No own message stays "Sending…": a publish the broker never answers
+    (here: held back before it leaves) is marked not delivered at the deadline."""
+    monkeypatch.setattr(conversation_module, "SEND_DEADLINE", 1.0)
+    alice = members("alice")
+    membership, wa = alice.join(tk_root, "stuck", kind="persistent")
+    held: list[Future[None]] = []
+
+    def never_answered(_body, _properties) -> Future[None]:
+        held.append(Future())
+        return held[-1]
+
+    monkeypatch.setattr(membership.feed, "publish", never_answered)
+    send(tk_root, wa, "into the fog")
+    tk_wait(tk_root, lambda: wa.status.cget("text") == SENDING, what="the window says sending")
+    assert messages(wa) == []  # a message enters the log when it comes back, or fails
+    tk_wait(tk_root, lambda: "not delivered" in wa.history.get("1.0", "end"), 5, "the mark")
+    assert messages(wa) == [("own", "into the fog")]
+    assert wa.status.cget("text") == ""
+    assert held and not held[0].done()
