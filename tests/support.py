@@ -223,7 +223,7 @@ class TestClient:
         if root is not None:
             from chat.windows.host import TkWindowHost
 
-            self.client.windows = TkWindowHost(root)
+            self.client.windows = TkWindowHost(root, max_bytes=config.max_message_bytes)
         self.features = make(self.client) if make is not None else build_features(self.client, keys)
         for feature in self.features:
             feature.start()
