@@ -180,7 +180,7 @@ class ChatWindow:
         ):
             back.focus_force()
             return
-        if not self._active:
+        if not self._active and self.has_focus():  # a FocusIn may come after focus moved on
             # The window was activated (title bar, Alt-Tab, a click): the
             # keyboard goes to the input box; moves inside it stay where they go.
             self._active = True
