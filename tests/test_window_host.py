@@ -44,6 +44,7 @@ def last_line_visible(window: ChatWindow, text: str) -> bool:
 def come_back(root, window: ChatWindow) -> None:
     """The user is in ``window`` (the keyboard is in its input box)."""
     window.input.focus_force()
+    root.update()  # the FocusIn events run
     tk_wait(root, window.has_focus, what="the keyboard in the window")
 
 
