@@ -5,6 +5,11 @@ wrapper Tk puts around a toplevel (the X parent of ``winfo id``). Where the
 display is not X11, or Xlib cannot be loaded, every call does nothing and
 says so once in the log. One Xlib connection per display, opened on first
 use and kept; main thread only.
+
+An X error on our own connection (a window gone between the check and the
+call) must not end the process, as Xlib's default handler would: an error
+handler is chained in front of the one Tk installed, takes the errors of
+our connection (logged) and passes every other one on to Tk's.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import tkinter as tk
 log = logging.getLogger(__name__)
 
 URGENCY_HINT = 1 << 8
+
+_ErrorHandler = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 
 
 class _WMHints(ctypes.Structure):
@@ -47,6 +54,9 @@ class _Xlib:
         x.XAllocWMHints.restype = ctypes.POINTER(_WMHints)
         x.XFree.argtypes = [ctypes.c_void_p]
         x.XFlush.argtypes = [ctypes.c_void_p]
+        x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        x.XSetErrorHandler.argtypes = [_ErrorHandler]
+        x.XSetErrorHandler.restype = ctypes.c_void_p
         ulong_p = ctypes.POINTER(ctypes.c_ulong)
         x.XQueryTree.argtypes = [
             ctypes.c_void_p,
@@ -58,6 +68,19 @@ class _Xlib:
         ]
         self.x = x
         self.displays: dict[str, int] = {}
+        self.errors = 0
+        self._handler = _ErrorHandler(self._on_error)  # kept: Xlib holds a raw pointer
+        previous = x.XSetErrorHandler(self._handler)
+        self._previous = _ErrorHandler(previous) if previous else None
+
+    def _on_error(self, display: int, event: int) -> int:
+        if display in self.displays.values():
+            self.errors += 1
+            log.info("X error on the urgency-hint connection (a window gone?)")
+            return 0
+        if self._previous is not None:
+            return int(self._previous(display, event))
+        return 0
 
     def display(self, name: str) -> int | None:
         if name not in self.displays:
@@ -65,6 +88,7 @@ class _Xlib:
         return self.displays[name] or None
 
     def parent(self, display: int, window: int) -> int:
+        """The X parent of ``window``; 0 for the root (no wrapper yet: never hint the root)."""
         root, parent = ctypes.c_ulong(), ctypes.c_ulong()
         children = ctypes.POINTER(ctypes.c_ulong)()
         count = ctypes.c_uint()
@@ -79,7 +103,7 @@ class _Xlib:
             return 0
         if children:
             self.x.XFree(children)
-        return parent.value
+        return 0 if parent.value == root.value else parent.value
 
 
 _xlib: _Xlib | None = None
@@ -102,7 +126,10 @@ def _lib(widget: tk.Misc) -> _Xlib | None:
 def wrapper_of(top: tk.Misc) -> tuple[_Xlib, int, int] | None:
     """(Xlib, display, wrapper window) of a mapped toplevel, or None where there is none."""
     lib = _lib(top)
+    # Mapped once (or iconified): Tk's wrapper exists on the server.
     if lib is None or not top.winfo_exists():
+        return None
+    if not top.winfo_ismapped() and str(top.wm_state()) != "iconic":
         return None
     display = lib.display(str(top.winfo_screen()))
     if display is None:
@@ -127,7 +154,7 @@ def set_urgent(top: tk.Misc, urgent: bool) -> bool:
         flags = hints.contents.flags
         hints.contents.flags = flags | URGENCY_HINT if urgent else flags & ~URGENCY_HINT
         lib.x.XSetWMHints(display, window, hints)
-        lib.x.XFlush(display)
+        lib.x.XSync(display, 0)  # any error comes now, to our handler
     finally:
         lib.x.XFree(hints)
     return True
