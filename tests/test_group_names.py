@@ -51,6 +51,10 @@ def test_the_member_list_follows_joins_leaves_and_the_name_server(members, tk_ro
     tk_wait(tk_root, lambda: listed(alice, "circle") == ("alice", "carol"), what="bob left")
     tk_wait(tk_root, lambda: listed(carol, "circle") == ("alice", "carol"), what="for carol too")
     assert ("notice", "bob left") in wa.shown()
+    # What the window shows: its member line.
+    tk_wait(tk_root, lambda: wa.members.names == ("alice", "carol"), what="alice's member line")
+    assert "alice" in wa.members.text and "carol" in wa.members.text
+    assert "bob" not in wa.members.text
 
 
 def test_group_names_are_case_insensitive(members, tk_root, registry):
