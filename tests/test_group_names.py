@@ -117,3 +117,18 @@ def test_one_expiring_set_for_clients_and_members(redis_conn, registry, namespac
     members = GroupMembers(redis_conn, Keys(namespace))
     members.refresh(alice.id, ["Mixed-Case"])
     assert members.of("mixed-case").live() == [alice.id]
+
+
+def test_a_new_persistent_group_says_you_joined_once(members, tk_root):
+    alice = members("alice")
+    windows = [alice.join(tk_root, f"fresh-{n}", kind="persistent")[1] for n in range(4)]
+    for window in windows:
+        tk_wait(
+            tk_root,
+            lambda w=window: any(t.startswith("You joined") for s, t in w.shown()),
+            what="the join said",
+        )
+        send(tk_root, window, "hello")  # once this is back, a second notice would be shown
+        tk_wait(tk_root, lambda w=window: texts(w) == ["hello"], what="the first message")
+        joined = [t for s, t in window.shown() if t.startswith("You joined")]
+        assert joined == [f"You joined {window.top.title().split()[1]} (connected, persistent)."]
