@@ -130,6 +130,8 @@ def test_groups_idle_past_the_consumer_timeout_twice(
         tk_wait(tk_root, lambda: separator_at(pc) is not None, 15, "carol's separator")
         scroll_to_first(tk_root, pc, "early 0")
         assert texts(pc) == said[pa]
+        # The history page readers closed their channels: nothing left open.
+        tk_wait(tk_root, lambda: not any(unacknowledged(node)), 2, "page readers closed")
     finally:
         for m in made:
             m.close()

@@ -213,9 +213,14 @@ class Feed:
         """Consume the stream on a channel of its own, live from the end or
         just after the last offset delivered (nothing shown twice, nothing missed)."""
         own = amqp.open_stream_channel(connection)
+        try:
+            config = self.config
+            amqp.declare_stream(own, self.queue, config.group_max_age, config.group_max_bytes)
+        except BaseException:
+            amqp.close_without_rejects(own)  # a retried setup must open a new one
+            raise
         self._stream_channel = own
         own._impl.add_on_close_callback(lambda _ch, reason: self._on_stream_closed(own, reason))
-        amqp.declare_stream(own, self.queue, self.config.group_max_age, self.config.group_max_bytes)
         offset: int | str = "next" if self._last_offset is None else self._last_offset + 1
         self._consumer_tag = amqp.consume_stream(
             own, self.exchange, self.queue, self.name, offset, self.on_delivery

@@ -6,6 +6,10 @@ page of it, offsets ``[start, end)``, with a short-lived consumer on a channel
 of its own, and closes that channel as soon as the page is complete, so the
 cost of a page never depends on how long the history is.
 
+A page reader acknowledges nothing (its credit covers the page): its channel
+is closed when the page is complete or after :data:`PAGE_TIMEOUT`, far below
+RabbitMQ's ``consumer_timeout``, and the broker forgets the deliveries with it.
+
 Runs on the broker thread (see :meth:`chat.transport.broker.Broker.submit`).
 """
 
