@@ -319,14 +319,15 @@ class BrokerThread:
         assert connection is not None
         while not self._stopping.is_set():
             try:
-                connection.process_data_events(time_limit=None)
-                channel = self._channel
-                if channel is not None and channel.is_closed:
-                    # Closed by the broker while no call was made on it: pika
-                    # only wakes this loop and raises nothing.
-                    self._channel_lost("closed by the broker")
-            except pika.exceptions.ChannelClosed as exc:
-                self._channel_lost(exc)
+                try:
+                    connection.process_data_events(time_limit=None)
+                    channel = self._channel
+                    if channel is not None and channel.is_closed:
+                        # Closed by the broker while no call was made on it:
+                        # pika only wakes this loop and raises nothing.
+                        self._channel_lost("closed by the broker")
+                except pika.exceptions.ChannelClosed as exc:
+                    self._channel_lost(exc)  # may raise a lost connection itself
             except CONNECTION_LOST as exc:
                 if self._stopping.is_set():
                     return
@@ -354,10 +355,13 @@ class BrokerThread:
         if not self._channel_down:
             self._channel_down = True
             self._subscriptions.notify("lost")
-        connection.call_later(pause, lambda: self._reopen_channel(connection))
+        if pause:
+            connection.call_later(pause, lambda: self._reopen_channel(connection))
+        else:  # at once, so that work handed over meanwhile finds the channel open
+            self._reopen_channel(connection)
 
     def _reopen_channel(self, connection: pika.BlockingConnection) -> None:
-        """Broker thread (a timer): a new shared channel, its setups, and "back"."""
+        """Broker thread (at once, or from a timer): a new shared channel, its setups, "back"."""
         if connection is not self._connection or self._stopping.is_set():
             return  # the connection went meanwhile; reconnecting runs every setup
         channel = open_confirmed_channel(connection)
