@@ -11,17 +11,16 @@ side, a publish not confirmed in time) or only the shared channel (a channel
 error such as 406 or 404, an unacknowledged delivery past
 ``consumer_timeout``), whether inside a call or while the client idles. The
 listeners hear "lost", the connection or channel is opened again, the setups
-run, and the listeners hear "back". A drop that comes again within
-:data:`CALM` seconds waits first, doubling up to :data:`BACKOFF_CAP`.
+run, and the listeners hear "back". A connection dropped again within
+:data:`CALM` seconds, or a channel whose setups are refused again, waits
+first, doubling up to :data:`BACKOFF_CAP`.
 
 Given several URLs, the nodes of one RabbitMQ cluster, it connects to the
 first that answers and, when that connection drops, tries the next one at
 once, going round the list; only after every node has failed in a row does
 it wait (doubling, capped) before the next round.
 
-The connection, channel and pending futures change under the thread's lock
-only (and the connection and channel only on the broker thread); setups and
-listeners are kept in ``chat.transport.subscriptions``.
+Setups and listeners are kept in ``chat.transport.subscriptions``.
 """
 
 from __future__ import annotations
@@ -54,28 +53,15 @@ log = logging.getLogger(__name__)
 #: Reconnect delays in seconds: doubling, capped.
 BACKOFF_FIRST = 0.5
 BACKOFF_CAP = 8.0
-#: A connection or shared channel that lasted this many seconds was fine: its
-#: next drop is recovered at once; only drops closer together wait.
+#: A connection that lasted this many seconds was fine: its drop is recovered at once.
 CALM = 30.0
 #: AMQP heartbeat in seconds: a dead broker is noticed within about twice this.
 HEARTBEAT = 10
 
 
-class _Backoff:
-    """Delays before recovering from drops: none after a calm spell, then doubling."""
-
-    def __init__(self) -> None:
-        self._last = float("-inf")
-        self._delay = 0.0
-
-    def next(self) -> float:
-        now = time.monotonic()
-        if now - self._last > CALM:
-            self._delay = 0.0
-        else:
-            self._delay = min(max(self._delay * 2, BACKOFF_FIRST), BACKOFF_CAP)
-        self._last = now
-        return self._delay
+def _doubled(delay: float) -> float:
+    """The next delay of a back-off: doubling from BACKOFF_FIRST, capped."""
+    return min(max(delay * 2, BACKOFF_FIRST), BACKOFF_CAP)
 
 
 class BrokerThread:
@@ -114,7 +100,7 @@ class BrokerThread:
         # since pika then discards their callbacks and they would never resolve.
         self._pending: set[Future[Any]] = set()
         self._channel_down = False  # broker thread only: "lost" said, "back" not yet
-        self._channel_backoff = _Backoff()  # broker thread only
+        self._reopen_delay = 0.0  # broker thread only: grows while reopening is refused
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -251,7 +237,7 @@ class BrokerThread:
         delay = BACKOFF_FIRST
         first = True
         failed_in_a_row = 0
-        drops = _Backoff()
+        last_drop, pause = float("-inf"), 0.0
         while not self._stopping.is_set():
             try:
                 self._connect()
@@ -298,7 +284,9 @@ class BrokerThread:
                 break
             if len(self.urls) > 1:
                 self._next_node()  # the node in use has most likely gone: start with another
-            pause = drops.next()
+            now = time.monotonic()
+            pause = _doubled(pause) if now - last_drop < CALM else 0.0
+            last_drop = now
             if pause:
                 # Dropped again soon after the last recovery (say, the broker
                 # closes every connection of ours): not at full speed forever.
@@ -338,8 +326,12 @@ class BrokerThread:
                     self._subscriptions.notify("lost")
                 return
 
-    def _channel_lost(self, reason: object) -> None:
-        """Broker thread: the broker closed a channel; recover the shared one if it was that."""
+    def _channel_lost(self, reason: object, refused: bool = False) -> None:
+        """Broker thread: the broker closed a channel; recover the shared one if it was that.
+
+        The shared channel is reopened at once, unless the setups were just
+        ``refused`` on the reopened one: then after a pause, doubling, capped.
+        """
         connection, channel = self._connection, self._channel
         if channel is not None and channel.is_open:
             log.warning("the broker closed a feature's own channel (%s)", reason)
@@ -348,7 +340,9 @@ class BrokerThread:
             return  # a reopen is already on its way
         assert connection is not None
         self._set_link(connection, None)
-        pause = self._channel_backoff.next()
+        if refused:
+            self._reopen_delay = _doubled(self._reopen_delay)
+        pause = self._reopen_delay if refused else 0.0
         log.warning(
             "the broker closed the shared channel (%s); reopening it in %.1f s", reason, pause
         )
@@ -371,8 +365,9 @@ class BrokerThread:
         except pika.exceptions.ChannelClosed as exc:
             if channel.is_open:  # a setup's own channel was refused: start over all the same
                 channel.close()
-            self._channel_lost(exc)
+            self._channel_lost(exc, refused=True)
             return
+        self._reopen_delay = 0.0
         self._channel_down = False
         log.warning("the shared channel is open again")
         self._subscriptions.notify("back")
