@@ -39,7 +39,7 @@ ADVANCED_CONFIG = (
 #: recovers its own channel (chat/groups). Until it does, the drill's
 #: persistent-group parts are expected to fail (and fail the drill if they pass:
 #: then set this to True).
-STREAM_ACKS_BY_TIME = False
+STREAM_ACKS_BY_TIME = True
 #: What a window's notices say when the broker link drops and comes back.
 LOST_WORDS = "Lost the connection"
 BACK_WORDS = "again"
