@@ -71,7 +71,7 @@ def test_group_names_are_case_insensitive(members, tk_root, registry):
     send(tk_root, wb, "one club")
     tk_wait(tk_root, lambda: texts(wa) == ["one club"], what="the same group")
     assert [r.name for r in registry.list_groups()] == ["Book-Club"]
-    assert bob.groups.joined() == ["book-club"]
+    assert bob.groups.joined() == ["Book-Club"]  # as discovery tells others
     assert chat_key("Book-Club") == chat_key("book-club")
     flow = run_menu(bob, ["BOOK-CLUB"], tk_root)
     tk_wait(tk_root, lambda: not flow.is_alive(), what="bob again", timeout=10)

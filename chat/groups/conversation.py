@@ -69,7 +69,11 @@ class Outlet:
 
 
 class Conversation:
-    """One member's view of one group (UI thread).
+    """One member's view of one group.
+
+    The UI thread owns all of it (the log, the live point, the paging state,
+    the pending map, the member list, the status line), except the inbox,
+    which :meth:`arrive` fills from any thread under its lock.
 
     Args:
         own_id: this client's ID; ``own_name`` its username.
@@ -320,7 +324,7 @@ class Conversation:
             return
         if not isinstance(exc, BrokerUnavailable):
             log.warning("group %s: message %s not delivered: %r", self.name, msg_id, exc)
-        self._fail(pending)
+        self._finish(pending, "failed")
 
     def _deadline(self, msg_id: str) -> None:
         """No message stays "Sending…": the broker has it (sent) or not (failed)."""
@@ -328,25 +332,18 @@ class Conversation:
         if pending is None or self.closed:
             return
         if pending.confirmed:
-            self._settle_as_sent(pending)
+            self._finish(pending, "sent")
         else:
             log.warning("group %s: message %s not confirmed in time", self.name, msg_id)
-            self._fail(pending)
+            self._finish(pending, "failed")
 
-    def _settle_as_sent(self, pending: _Pending) -> None:
+    def _finish(self, pending: _Pending, status: Status) -> None:
+        """Settle an own message as ``sent`` or ``failed`` (not delivered)."""
         msg = pending.msg
         if pending.shown:
-            self.log.set_status(msg.id, "sent")
+            self.log.set_status(msg.id, status)
         else:
-            self.log.message(msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts)
-        self._settle(msg.id)
-
-    def _fail(self, pending: _Pending) -> None:
-        msg = pending.msg
-        if pending.shown:
-            self.log.set_status(msg.id, "failed")
-        else:
-            self.log.message(msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts, "failed")
+            self.log.message(msg.sender_id, msg.sender_name, msg.text, msg.id, msg.ts, status)
         self._settle(msg.id)
 
     def _settle(self, msg_id: str) -> None:
@@ -374,9 +371,9 @@ class Conversation:
         # A publish under way when the connection dropped may never be answered.
         for pending in list(self._pending.values()):
             if pending.confirmed:  # the broker has it; its copy to us was lost
-                self._settle_as_sent(pending)
+                self._finish(pending, "sent")
             else:
-                self._fail(pending)
+                self._finish(pending, "failed")
 
     def back(self) -> None:
         if self.closed:

@@ -82,6 +82,11 @@ class Onward(Protocol):
 class Feed:
     """One member's consumer of one group, on the client's broker.
 
+    The broker thread owns the stream channel, the consumer tag, the offsets,
+    the retry delay and the down flag; the worker thread owns the count of
+    deliveries since the last acknowledgement; ``closed`` is an event any
+    thread reads. Nothing here touches the chat log.
+
     Args:
         client: the running client (broker, config, verifier).
         name: the group's canonical name (routing key, queue names).

@@ -97,9 +97,10 @@ class GroupManager:
     # -- for other features (any thread) ---------------------------------------
 
     def joined(self) -> list[str]:
-        """Names of the groups this client has open, sorted (not those still joining)."""
+        """Names of the groups this client has open (as first created), sorted; not
+        those still joining."""
         with self._lock:
-            return sorted(name for name, m in self._memberships.items() if m.active)
+            return sorted((m.title for m in self._memberships.values() if m.active), key=str.lower)
 
     def membership(self, name: str) -> Membership | None:
         """The open membership of ``name`` (any spelling), or None."""
@@ -288,8 +289,8 @@ class GroupManager:
         records = []
         for name in names:
             with self._lock:
-                session = self._memberships.get(name)
-                record = self._records.get(name)
+                session = self._memberships.get(canonical(name))
+                record = self._records.get(canonical(name))
             if record is None and session is not None:
                 record = GroupRecord(session.title, session.kind, me.id, me.name, time.time())
             if record is not None:

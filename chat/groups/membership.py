@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 class Membership:
     """The membership of one client in one group.
 
+    It owns no state of its own beyond two events (closed, joined) that any
+    thread reads: the menu thread starts it, the UI thread (or the exit) closes
+    it; the feed's events pass through it to the conversation on the UI thread.
+
     Args:
         client: the running client (broker, UI queue, identity, config).
         name: a valid group name, as the user typed it or as first created

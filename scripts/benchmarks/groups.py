@@ -205,7 +205,7 @@ def fanout() -> list[Result]:
     try:
         out = Membership(sender.client, FANOUT_GROUP, "connect", "transient")
         out.start()
-        ours = _fanout(ns, False, lambda n: sender.ui.post(out.send, f"{n} {TEXT}"))
+        ours = _fanout(ns, False, lambda n: sender.ui.post(out.conversation.send, f"{n} {TEXT}"))
         channel = bare_connection.channel()
         channel.confirm_delivery()
 
