@@ -188,7 +188,9 @@ def test_a_node_dies_under_three_members(cluster: LocalCluster, namespace: str, 
         # hears what is sent now.
         for m, t in zip(members, transients, strict=True):
             assert BACK_TRANSIENT in [text for side, text, _ in entries(m, t) if side == "notice"]
-        assert members[0].on_ui(lambda: transients[0].conversation.send("after the failover")) is None
+        assert (
+            members[0].on_ui(lambda: transients[0].conversation.send("after the failover")) is None
+        )
         for m, t in zip(members, transients, strict=True):
             wait_for(
                 lambda m=m, t=t: (
