@@ -19,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
+import pika
+
 from chat.groups import paging
 from chat.groups.conversation import Conversation, Outlet
 from chat.groups.feed import Feed
@@ -122,7 +124,7 @@ class Membership:
         me = self.client.me
         return ChatMessage(me.id, me.name, self.name, "", kind=kind)
 
-    def _encoded(self, msg: ChatMessage) -> tuple[bytes, object]:
+    def _encoded(self, msg: ChatMessage) -> tuple[bytes, pika.BasicProperties]:
         return msg.encode(self.client.identity), msg.properties(
             persistent=self.kind == "persistent"
         )
@@ -130,7 +132,7 @@ class Membership:
     # -- the conversation's outlet (UI thread) ----------------------------------------
 
     def _publish(self, msg: ChatMessage) -> Future[None]:
-        return self.feed.publish(*self._encoded(msg))  # type: ignore[arg-type]
+        return self.feed.publish(*self._encoded(msg))
 
     def _later(self, seconds: float, fn: Callable[[], None]) -> None:
         self.feed.later(seconds, lambda: self.client.ui.post(fn))
@@ -175,4 +177,4 @@ class Membership:
         self._closed.set()
         self.client.ui.post(self.conversation.close)
         leave = self._encoded(self._notice("leave")) if announce else None
-        return self.feed.close(leave)  # type: ignore[arg-type]
+        return self.feed.close(leave)
