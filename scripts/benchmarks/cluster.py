@@ -1,11 +1,11 @@
 """Cluster figures: failover time, and group fan-out and send rate beside a single node.
 
-- ``cluster_failover``: a member of a persistent group on node k; the node is
+- ``cluster-failover``: a member of a persistent group on node k; the node is
   stopped (``rabbitmqctl stop_app``); measured from the stop until the
   member's first message after it is confirmed (the member tries again every
   20 ms while it is disconnected, as an impatient user would). Five rounds,
   each on the next node, the stopped node started again between rounds.
-- ``cluster_groups``: the fan-out and send-rate measures of
+- ``cluster-groups``: the fan-out and send-rate measures of
   :mod:`benchmarks.groups`, run once against the cluster and once against the
   single node (``CHAT_AMQP_URL``), in the same run, in child processes whose
   environment names the servers.
@@ -126,21 +126,21 @@ def failover() -> list[Result]:
     best = median(from_command)
     return [
         Result(
-            "cluster_failover",
+            "cluster-failover",
             f"stop_app run -> first confirmed message, median of {ROUNDS}",
             best,
             "s",
             "<= 5 s",
             best <= 5,
         ),
-        Result("cluster_failover", f"stop_app run: slowest of {ROUNDS}", max(from_command), "s"),
+        Result("cluster-failover", f"stop_app run: slowest of {ROUNDS}", max(from_command), "s"),
         Result(
-            "cluster_failover",
+            "cluster-failover",
             f"node closed the connection -> first confirmed, median of {ROUNDS}",
             median(from_drop),
             "s",
         ),
-        Result("cluster_failover", f"connection closed: slowest of {ROUNDS}", max(from_drop), "s"),
+        Result("cluster-failover", f"connection closed: slowest of {ROUNDS}", max(from_drop), "s"),
     ]
 
 
@@ -177,9 +177,9 @@ def groups_side_by_side() -> list[Result]:
     for label, rows in (("single node", single), ("3-node cluster", on_cluster)):
         for row in rows:
             results.append(
-                dataclasses.replace(row, scenario="cluster_groups", metric=f"{label}: {row.metric}")
+                dataclasses.replace(row, scenario="cluster-groups", metric=f"{label}: {row.metric}")
             )
     return results
 
 
-SCENARIOS = {"cluster_failover": failover, "cluster_groups": groups_side_by_side}
+SCENARIOS = {"cluster-failover": failover, "cluster-groups": groups_side_by_side}
