@@ -16,7 +16,6 @@ to know it signs and verifies as this one does.
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import json
 import sys
@@ -66,9 +65,7 @@ def vectors() -> str:
     body = MESSAGE.encode(me)
     fields = json.loads(body)
     signed = signing.canonical(fields)
-    statement = handshake.statement(
-        CALLER_ID, CALLEE_ID, CHALLENGE, CALLEE_CERT_FP, CALLER_CERT_FP
-    )
+    statement = handshake.statement(CALLER_ID, CALLEE_ID, CHALLENGE, CALLEE_CERT_FP, CALLER_CERT_FP)
     proof = handshake.sign_proof(
         me, CALLER_ID, CALLEE_ID, CHALLENGE, CALLEE_CERT_FP, CALLER_CERT_FP
     )
