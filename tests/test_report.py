@@ -30,14 +30,15 @@ _DECIMAL = r"\d+\.\d+"
 #: A measured figure: a number or range with a unit (seconds only with a decimal
 #: point, so settings such as "15 s" are not taken for measurements).
 FIGURE = re.compile(
-    rf"(?<![\w.])(?:{_NUMBER}(?:(?:-| to ){_NUMBER})? ?(?:ms|MB|msgs?/s|insults/s)"
-    rf"|{_DECIMAL}(?:(?:-| to ){_DECIMAL})? s)(?![\w/])"
+    rf"(?<![\w.])(?:{_NUMBER}(?:\s*(?:-|to)\s*{_NUMBER})?\s*(?:ms|MB|msgs?/s|insults/s)"
+    rf"|{_DECIMAL}(?:\s*(?:-|to)\s*{_DECIMAL})?\s*s)(?![\w/])"
 )
 
 #: ``tests/test_x.py::test_name``, as the report cites a test.
 TEST_CITATION = re.compile(r"(tests/[\w/]+\.py)::(\w+)")
-#: ``*Section*`` (single asterisks, not bold), as the report cites benchmarks.md.
-SECTION_CITATION = re.compile(r"(?<!\*)\*([^*\n]+)\*(?!\*)")
+#: ``*Section*`` (single asterisks, not bold; it may be wrapped), as the report cites
+#: benchmarks.md.
+SECTION_CITATION = re.compile(r"(?<!\*)\*([^*]+)\*(?!\*)")
 #: A file of this repository named in backquotes, such as ``chat/transport/admission.py``.
 FILE_CITATION = re.compile(r"`((?:chat|nameserver|scripts|tests|docs)/[\w/.-]+\.\w+)`")
 
@@ -125,7 +126,7 @@ def test_every_cited_test_exists():
 
 def test_every_cited_benchmark_section_exists():
     text = REPORT.read_text(encoding="utf-8")
-    cited = set(SECTION_CITATION.findall(text))
+    cited = {" ".join(c.split()) for c in SECTION_CITATION.findall(text)}
     assert len(cited) >= 5, "the report should cite benchmark sections as *Section*"
     headings = benchmark_headings()
     missing = sorted(name for name in cited if not names_a_heading(name, headings))
@@ -186,7 +187,9 @@ def test_the_commits_benchmarks_name_exist():
 
 
 def test_the_report_cites_no_section_marked_earlier():
-    cited = set(SECTION_CITATION.findall(REPORT.read_text(encoding="utf-8")))
+    cited = {
+        " ".join(c.split()) for c in SECTION_CITATION.findall(REPORT.read_text(encoding="utf-8"))
+    }
     current = [h for h, text in sections(BENCHMARKS.read_text(encoding="utf-8")).items() if text]
     earlier = sorted(name for name in cited if not names_a_heading(name, current))
     assert not earlier, f"docs/report.md cites sections with only earlier figures: {earlier}"
@@ -215,6 +218,7 @@ def test_a_figure_only_among_earlier_ones_is_refused():
     assert figures_missing(report, benchmarks) == ["2.96 s", "540 insults/s", "58 MB"]
     assert figures("kept 15 s, then 30 days") == set()
     assert figures("p50 0.44-0.56 ms") == {"0.44-0.56 ms"}
+    assert figures("in 0.44-0.56\n  ms, wrapped") == {"0.44-0.56 ms"}
     assert figures("prints `answer from bob after 4.1 ms`") == set()
 
 
