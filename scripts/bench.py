@@ -50,21 +50,32 @@ def scenario_names(module: Path) -> dict[str, str]:
 
     Returns:
         ``{scenario: function}``; empty when the module declares none.
+
+    Raises:
+        ValueError: ``SCENARIOS`` is not such a literal.
     """
     tree = ast.parse(module.read_text(encoding="utf-8"))
     for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == "SCENARIOS" for t in node.targets)
-            and isinstance(node.value, ast.Dict)
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "SCENARIOS" for t in node.targets
         ):
-            return {
-                key.value: value.id
-                for key, value in zip(node.value.keys, node.value.values, strict=True)
+            value = node.value
+            pairs = (
+                zip(value.keys, value.values, strict=True) if isinstance(value, ast.Dict) else []
+            )
+            found = {
+                key.value: function.id
+                for key, function in pairs
                 if isinstance(key, ast.Constant)
                 and isinstance(key.value, str)
-                and isinstance(value, ast.Name)
+                and isinstance(function, ast.Name)
             }
+            if not isinstance(value, ast.Dict) or len(found) != len(value.keys):
+                raise ValueError(
+                    f"{module}: SCENARIOS must be a dict literal of "
+                    '{"name": function, ...} for --list to read it'
+                )
+            return found
     return {}
 
 

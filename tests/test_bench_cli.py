@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
+
+import pytest
 
 from tests.support import ROOT
 
@@ -47,3 +50,21 @@ def test_old_snake_case_names_still_run_and_unknown_names_are_named():
     assert done.returncode == 2
     assert "unknown scenario(s): no_such_thing; try --list" in done.stderr
     assert "groups_fanout" not in done.stderr.split("unknown scenario(s):")[1]
+
+
+def test_every_benchmark_module_declares_scenarios_that_list_can_read(tmp_path, monkeypatch):
+    # bench.py extends sys.path and sets an environment default on import: undone afterwards.
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delenv("GRPC_ENABLE_FORK_SUPPORT", raising=False)
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "scripts" / "bench.py")
+    assert spec is not None and spec.loader is not None
+    bench_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_module)
+    modules = sorted((ROOT / "scripts" / "benchmarks").glob("*.py"))
+    declaring = [m for m in modules if "SCENARIOS =" in m.read_text(encoding="utf-8")]
+    assert declaring and all(bench_module.scenario_names(m) for m in declaring)
+
+    odd = tmp_path / "odd.py"
+    odd.write_text("SCENARIOS = {name: run for name, run in []}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="must be a dict literal"):
+        bench_module.scenario_names(odd)
