@@ -37,6 +37,7 @@ from chat.address import resolve_hosts
 from chat.client import Client
 from chat.config import Config, ConfigError, load
 from chat.features import Feature
+from chat.front.ask import Invalid, ask_until
 from chat.front.menu import Menu, items_for
 from chat.front.terminal import Terminal
 from chat.front.ui import UiQueue
@@ -49,7 +50,7 @@ from chat.transport.rpc import create_server
 from chat.trust.identity import Identity, IdentityError
 from chat.trust.known_peers import KnownPeers
 from chat.trust.tls import generate as generate_tls
-from chat.wiring import build_features, close_all
+from chat.wiring import build_features, close_all, open_chats
 from nameserver.connect import connect as connect_redis
 from nameserver.connect import redact as redact_redis
 from nameserver.keys import Keys
@@ -152,11 +153,18 @@ def ask_username(term: Terminal, given: str | None) -> str:
             return check_username(given)
         except ValueError as exc:
             term.say(f"{exc} Please choose another.")
-    while True:
+
+    def check(answer: str) -> str:
         try:
-            return check_username(term.ask("Username: "))
+            return check_username(answer)
         except ValueError as exc:
-            term.say(str(exc))
+            raise Invalid(str(exc)) from None
+
+    username = ask_until(
+        term, "Username: ", check, back=False, empty="A username needs at least one character."
+    )
+    assert username is not None  # an empty answer is asked again
+    return username
 
 
 class Interrupted(BaseException):
@@ -311,7 +319,8 @@ class App:
     def _menu_thread(self) -> None:
         assert self.client is not None
         try:
-            Menu(self.term, items_for(self.features)).run()
+            features = self.features
+            Menu(self.term, items_for(features), lambda: open_chats(features)).run()
         except EOFError:
             self.term.say("")
             log.info("end of input at the menu")

@@ -64,6 +64,53 @@ def test_the_menu_runs_what_was_chosen_and_tells_the_user_errors():
     assert "Nobody is online." in said
 
 
+def test_exit_with_chats_open_asks_first_and_enter_stays():
+    menu, ran, out = make_menu("Private chat")
+    open_now = [3]
+    menu.open_chats = lambda: open_now[0]
+    menu.term.inp = Script("exit", "", "exit", "n", "1", "e", "yes")
+    menu.run()  # returns only after the "yes"
+    said = out.getvalue()
+    assert said.count("Leave 3 open chats? [y/N] ") == 3
+    assert ran == ["Private chat"]  # the menu went on after Enter and "n"
+    open_now[0] = 1
+    menu.term.inp = Script("e", "y")
+    menu.run()
+    assert "Leave 1 open chat? [y/N] " in out.getvalue()
+
+
+def test_exit_with_no_chat_open_asks_nothing_and_the_question_ends_with_input():
+    menu, _, out = make_menu("Private chat")
+    menu.term.inp = Script("exit")
+    menu.run()
+    assert "Leave" not in out.getvalue()
+    menu.open_chats = lambda: 2
+    menu.term.inp = Script("exit")  # end of input at the question: leave at once
+    with pytest.raises(EOFError):
+        menu.run()
+
+
+def test_the_ask_helper_checks_until_valid_and_enter_goes_back():
+    from chat.front.ask import Invalid, Number, ask_until
+
+    out = io.StringIO()
+    term = Terminal(out=out, inp=Script("x", "7", "2"))
+    assert Number(term, "Pick 1-3: ", 3, what="row").ask() == 2
+    assert out.getvalue().count("There is no row") == 2
+    assert "Type a number from 1 to 3, or press Enter to go back." in out.getvalue()
+    term.inp = Script("")
+    assert Number(term, "Pick 1-3: ", 3).ask() is None
+
+    def even(answer: str) -> int:
+        if int(answer) % 2:
+            raise Invalid(f"{answer} is odd.")
+        return int(answer)
+
+    term.inp = Script("", "3", "4")
+    assert ask_until(term, "Even: ", even, back=False, empty="Say something.") == 4
+    assert "Say something." in out.getvalue() and "3 is odd." in out.getvalue()
+
+
 def test_long_sentences_wrap_at_words_and_tables_stay_whole():
     sentence = "Only in Redis (registered, but did not answer): " + "; ".join(
         f"user{n} (abcd{n:04d}) at 10.0.0.{n}:4000" for n in range(4)

@@ -9,6 +9,7 @@ from chat.discovery.compare import compare
 from chat.discovery.requester import Answered
 from chat.discovery.view import Row, answer_line, compare_listing, events_listing, redis_listing
 from chat.errors import UserError
+from chat.front.ask import Invalid, Number
 
 if TYPE_CHECKING:
     from chat.discovery.service import Discovery
@@ -23,23 +24,19 @@ def discover_chats(client: Client, discovery: Discovery) -> None:
     term = client.term
     own_id = client.me.id
     term.say(WAYS)
-    while True:
-        way = term.ask("Choose 1-3 (Enter: back): ").strip()
-        if not way:
-            return
-        if way in ("1", "2", "3"):
-            break
-        term.say(f"{way!r} is not one of the choices. Type 1, 2 or 3, or press Enter to go back.")
+    way = Number(term, "Choose 1-3 (Enter: back): ", 3).ask()
+    if way is None:
+        return
 
     def show(answered: Answered) -> None:  # printed as each answer arrives
         term.say(answer_line(answered, own_id))
 
-    if way == "1":
+    if way == 1:
         shared = discovery.via_redis()
         if shared.error:
             raise UserError(shared.error)
         text, rows = redis_listing(shared, own_id)
-    elif way == "2":
+    elif way == 2:
         term.say(f"Asking every connected client (for {client.config.discovery_timeout:g} s) ...")
         events = discovery.via_events(show)
         if events.error:
@@ -62,25 +59,29 @@ def act(client: Client, discovery: Discovery, rows: list[Row]) -> None:
     """Ask for a row number and start a private chat or join a group; Enter goes back."""
     if not rows:
         return
-    term = client.term
-    count = len(rows)
-    while True:
-        answer = term.ask(
-            f"Type a row number (1-{count}) to chat with that client or join that group, "
-            "or press Enter to go back: "
-        ).strip()
-        if not answer:
-            return
-        if not answer.isdigit() or not 1 <= int(answer) <= count:
-            term.say(
-                f"There is no row {answer!r}. Type a number from 1 to {count}, or press Enter."
-            )
-            continue
+    _RowQuery(client, discovery, rows).ask()
+
+
+class _RowQuery(Number):
+    """A row number, accepted once its chat opened (or its group was joined)."""
+
+    def __init__(self, client: Client, discovery: Discovery, rows: list[Row]) -> None:
+        super().__init__(
+            client.term,
+            f"Type a row number (1-{len(rows)}) to chat with that client or join that group, "
+            "or press Enter to go back: ",
+            len(rows),
+            what="row",
+        )
+        self.client, self.discovery, self.rows = client, discovery, rows
+
+    def check(self, answer: str) -> int:
+        number = super().check(answer)
         try:
-            open_row(client, discovery, rows[int(answer) - 1])
-            return
+            open_row(self.client, self.discovery, self.rows[number - 1])
         except UserError as exc:
-            term.say(str(exc))
+            raise Invalid(str(exc)) from None
+        return number
 
 
 def open_row(client: Client, discovery: Discovery, row: Row) -> None:
