@@ -12,6 +12,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -82,6 +83,16 @@ class ClientRecord:
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             log.warning("ignoring a malformed client record: %r", raw[:200])
             return None
+
+
+def order(record: ClientRecord) -> tuple[float, str]:
+    """The one order clients are listed in everywhere: online longest first, then by ID."""
+    return (record.started, record.id)
+
+
+def in_order(records: Iterable[ClientRecord]) -> list[ClientRecord]:
+    """``records`` in the one listing order (:func:`order`)."""
+    return sorted(records, key=order)
 
 
 def _short(value: object, limit: int) -> str:
@@ -259,7 +270,7 @@ class Registry:
             return []
         raws = self.redis.mget([self.keys.client(i) for i in ids])
         records = [ClientRecord.from_json(raw) for raw in raws if raw is not None]
-        return sorted((r for r in records if r is not None), key=lambda r: (r.started, r.id))
+        return in_order(r for r in records if r is not None)
 
     def find(self, query: str) -> list[ClientRecord]:
         """Clients matching a full ID, a prefix of IDs, or a username (case-insensitive).

@@ -58,7 +58,8 @@ class Query(Generic[T]):
             try:
                 return self.check(answer)
             except Invalid as exc:
-                self.term.say(str(exc))
+                if str(exc):  # an empty sentence: the check said what it had to
+                    self.term.say(str(exc))
 
 
 class Number(Query[int]):
@@ -75,7 +76,9 @@ class Number(Query[int]):
         if answer.isdigit() and 1 <= int(answer) <= self.count:
             return int(answer)
         back = ", or press Enter to go back" if self.back else ""
-        raise Invalid(f"There is no {self.what} {answer!r}. Type a number from 1 to {self.count}{back}.")
+        raise Invalid(
+            f"There is no {self.what} {answer!r}. Type a number from 1 to {self.count}{back}."
+        )
 
 
 class _Checked(Query[T]):
