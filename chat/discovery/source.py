@@ -67,6 +67,7 @@ class Sighting:
         error: a sentence for the user when the source could not look.
         warnings: client ID -> why to doubt that client (its key changed).
         open_chats: client ID -> what it has open, for sources that ask the clients.
+        timing: how long it took, in words, when more than ``took`` is worth saying.
     """
 
     summary: str = ""
@@ -76,6 +77,7 @@ class Sighting:
     error: str | None = None
     warnings: dict[str, str] = field(default_factory=dict)
     open_chats: dict[str, OpenChats] | None = None
+    timing: str = ""
 
 
 class Source(Protocol):
@@ -83,13 +85,17 @@ class Source(Protocol):
 
     Attributes:
         label: the menu line ("Via the Redis name server (shared memory)").
-        heading: its column in a comparison ("IN REDIS").
+        title: its column in a comparison's summary ("REDIS NAME SERVER").
+        failed: that column's word for a look that failed ("not sent").
+        heading: its column in a comparison's table of clients ("IN REDIS").
         only_here: the sentence start for clients only this source saw.
         groups_only_here: the sentence start for group chats only this source saw.
         lists_clients: its clients are the ones the other sources expect to hear from.
     """
 
     label: str
+    title: str
+    failed: str
     heading: str
     only_here: str
     groups_only_here: str
@@ -131,6 +137,8 @@ class NameServerSource:
     """Read the live clients and group chats from the Redis name server."""
 
     label = "Via the Redis name server (shared memory)"
+    title = "REDIS NAME SERVER"
+    failed = "not read"
     heading = "IN REDIS"
     only_here = "Only in Redis (registered, but did not answer)"
     groups_only_here = "Group chats only in Redis (nobody has them open)"
@@ -177,6 +185,8 @@ class EventSource:
     """Send one discovery event over RabbitMQ and collect the answers until a deadline."""
 
     label = "Via a RabbitMQ discovery event (every client answers)"
+    title = "DISCOVERY EVENT"
+    failed = "not sent"
     heading = "ANSWERED"
     only_here = "Only in the answers (not in Redis)"
     groups_only_here = "Group chats open but not in Redis"
@@ -235,6 +245,8 @@ class EventSource:
             groups=[GroupSeen(name, open_in=tuple(c)) for name, c in result.groups().items()],
             took=result.waited,
             error=result.error,
+            timing=(f"last answer after {ms(last)}, " if last is not None else "")
+            + f"waited {ms(result.waited)}",
             warnings={a.answer.client.id: a.warning for a in answers if a.warning},
             open_chats={
                 a.answer.client.id: OpenChats(

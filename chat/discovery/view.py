@@ -147,9 +147,12 @@ def compare_listing(
 ) -> Listing:
     """Every source's sighting side by side, then who some sources missed, and why."""
     headings = [s.heading for s in sources]
-    took = ["failed" if s.error else ms(s.took) for s in sightings]
+    took = [
+        src.failed if s.error else s.timing or ms(s.took)
+        for src, s in zip(sources, sightings, strict=True)
+    ]
     summary = table(
-        ["", *headings],
+        ["", *(s.title for s in sources)],
         [
             ["clients", *(len(s.clients) for s in sightings)],
             ["group chats", *(len(s.groups) for s in sightings)],
