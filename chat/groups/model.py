@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from nameserver.registry import GroupKind
+
 Mode = Literal["connect", "subscribe"]
-Kind = Literal["persistent", "transient"]
+Kind = GroupKind  # the name server's one group-kind type
 
 MAX_GROUP_NAME = 64
 _NAME = re.compile(r"[A-Za-z0-9._-]+")

@@ -33,11 +33,13 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
+
+from nameserver.connect import redact
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +77,6 @@ class BrokerUnavailable(ConnectionError):
 
 class BrokerRefused(BrokerUnavailable):
     """The broker answered but refused the user name or password (at start)."""
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 Listener = Callable[[], None]
