@@ -79,8 +79,8 @@ def listing(
 def _clients(sighting: Sighting, own_id: str | None, width: int) -> str:
     headers = ["#", "NAME", "ID", "ADDRESS", "ONLINE SINCE"]
     chats = sighting.open_chats
-    if chats is not None:
-        headers += ["GROUPS OPEN", "PRIVATE CHATS WITH"]
+    if chats is not None:  # what each has open: lists, cut first to fit
+        headers = ["#", "NAME", "ID", "ADDRESS", "SINCE", "GROUPS", "CHATS WITH"]
     body = []
     for n, c in enumerate(sighting.clients, 1):
         row: list[object] = [
@@ -97,7 +97,7 @@ def _clients(sighting: Sighting, own_id: str | None, width: int) -> str:
                 ", ".join(has.private_with) if has and has.private_with else "-",
             ]
         body.append(row)
-    return table(headers, body, width)
+    return table(headers, body, width, give=(5, 6) if chats is not None else ())
 
 
 def _groups(
@@ -126,13 +126,14 @@ def _groups(
         if opened or not described:
             row += [names_of(g.open_in, own_id) or "-"]
         body.append(row)
-    whole = table(headers, body, width)
+    give = [headers.index(h) for h in ("OPEN IN", "CREATED BY") if h in headers]
+    whole = table(headers, body, width, give)
     if shown is None or len(groups) <= shown:
         return ["", whole], None
     more = len(groups) - shown
     return [
         "",
-        table(headers, body[:shown], width),
+        table(headers, body[:shown], width, give),
         f"and {more} more: type `{ALL_GROUPS}` to list them all",
     ], whole
 
@@ -179,12 +180,13 @@ def compare_listing(
             body.append([n, g.name, *yes, names_of(g.open_in, own_id) or "-"])
             rows.append(Row(group=g.name))
         headers = ["#", "GROUP", *headings, "OPEN IN (ANSWERS)"]
-        whole = table(headers, body, width)
+        give = [len(headers) - 1]
+        whole = table(headers, body, width, give)
         if groups_shown is not None and len(body) > groups_shown:
             more = len(body) - groups_shown
             lines += [
                 "",
-                table(headers, body[:groups_shown], width),
+                table(headers, body[:groups_shown], width, give),
                 f"and {more} more: type `{ALL_GROUPS}` to list them all",
             ]
             all_groups = whole

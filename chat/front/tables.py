@@ -34,14 +34,24 @@ def terminal_width() -> int:
     return WIDTH
 
 
-def fit(widths: list[int], width: int) -> list[int]:
-    """Column widths whose row fits ``width``: the widest columns give way first."""
+def fit(
+    widths: Sequence[int], width: int, floors: Sequence[int], give: Sequence[int] = ()
+) -> list[int]:
+    """Column widths whose row fits ``width``.
+
+    The columns in ``give`` (lists, which read well cut) give way first, down
+    to their ``floors`` (their headers); then the widest of all, down to their
+    floors; then, only if still needed, headers are cut too.
+    """
     widths = list(widths)
-    while sum(widths) + len(GAP) * (len(widths) - 1) > width:
-        widest = max(range(len(widths)), key=lambda i: widths[i])
-        if widths[widest] <= NARROWEST:
-            break  # as narrow as it goes; nothing sensible is left to cut
-        widths[widest] -= 1
+    everyone = range(len(widths))
+    for columns, floor in ((give, floors), (everyone, floors), (everyone, None)):
+        while sum(widths) + len(GAP) * (len(widths) - 1) > width:
+            lowest = [NARROWEST if floor is None else max(NARROWEST, floor[i]) for i in everyone]
+            can = [i for i in columns if widths[i] > lowest[i]]
+            if not can:
+                break
+            widths[max(can, key=lambda i: widths[i])] -= 1
     return widths
 
 
@@ -51,15 +61,21 @@ def cut(text: str, width: int) -> str:
 
 
 def table(
-    headers: Sequence[str], rows: Sequence[Sequence[object]], width: int | None = WIDTH
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    width: int | None = WIDTH,
+    give: Sequence[int] = (),
 ) -> str:
-    """Left-aligned columns separated by two spaces, with a header rule, within ``width``."""
+    """Left-aligned columns separated by two spaces, with a header rule, within ``width``.
+
+    Cells too wide are cut with "…"; the columns in ``give`` are cut first (:func:`fit`).
+    """
     cells = [[str(c) for c in headers]] + [
         [for_terminal(c, CELL_CHARS) for c in row] for row in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     if width is not None:
-        widths = fit(widths, width)
+        widths = fit(widths, width, [len(h) for h in cells[0]], give)
     lines = [
         GAP.join(cut(c, w).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in cells
