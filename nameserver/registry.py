@@ -119,9 +119,13 @@ def in_order(records: Iterable[ClientRecord]) -> list[ClientRecord]:
 
 
 def _short(data: dict, key: str, limit: int, empty: bool = False) -> str:
-    """A string field, refused when missing (unless it may be empty), not a string,
-    empty (unless allowed), too long, or not writable as UTF-8 (a lone surrogate)."""
-    value = data.get(key, "") if empty else data[key]
+    """A string field; one that may be empty may also be missing."""
+    return check_string(data.get(key, "") if empty else data[key], key, limit, empty)
+
+
+def check_string(value: object, key: str, limit: int, empty: bool = False) -> str:
+    """``value`` as a field's string, or ``ValueError`` when it is not a string, is empty
+    (unless allowed), too long, or not writable as UTF-8 (a lone surrogate)."""
     if not isinstance(value, str):
         raise ValueError(f"field {key!r} must be a string")
     if not value and not empty:

@@ -6,7 +6,7 @@ private-chat opener, the group joiner), never the feature.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from chat.discovery.compare import compare
 from chat.discovery.source import Source, look_all
@@ -73,20 +73,13 @@ def act(
 ) -> None:
     """Ask for a row number and start a private chat or join a group; Enter goes back."""
     if found.rows:
-        _RowQuery(term, own_id, found, opener, joiner).ask()
+        _RowQuery(term, found, lambda row: open_row(own_id, row, opener, joiner)).ask()
 
 
 class _RowQuery(Number):
     """A row number, accepted once its chat opened (or its group was joined)."""
 
-    def __init__(
-        self,
-        term: Terminal,
-        own_id: str,
-        found: Listing,
-        opener: PrivateChatOpener | None,
-        joiner: GroupJoiner | None,
-    ) -> None:
+    def __init__(self, term: Terminal, found: Listing, act: Callable[[Row], None]) -> None:
         more = f", `{ALL_GROUPS}` to list every group" if found.all_groups else ""
         super().__init__(
             term,
@@ -95,7 +88,7 @@ class _RowQuery(Number):
             len(found.rows),
             what="row",
         )
-        self.own_id, self.found, self.opener, self.joiner = own_id, found, opener, joiner
+        self.found, self.act = found, act
 
     def check(self, answer: str) -> int:
         if self.found.all_groups and answer.casefold() == ALL_GROUPS:
@@ -103,7 +96,7 @@ class _RowQuery(Number):
             raise Invalid("")  # asked again, below the whole list
         number = super().check(answer)
         try:
-            open_row(self.own_id, self.found.rows[number - 1], self.opener, self.joiner)
+            self.act(self.found.rows[number - 1])
         except UserError as exc:
             raise Invalid(str(exc)) from None
         return number

@@ -20,6 +20,7 @@ from chat.private.session import Ending, Session
 from chat.proto import private_chat_pb2 as pb
 from chat.transport.wire import check_text
 from chat.windows.api import Chat
+from chat.windows.binding import Binding
 
 if TYPE_CHECKING:
     from chat.config import Config
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from nameserver.registry import ClientRecord
 
 log = logging.getLogger(__name__)
+
+#: Why the input of a chat whose other side ended is off (the notice above says who and how).
+ENDED = "The chat has ended."
 
 
 class Place(Protocol):
@@ -65,7 +69,7 @@ class Conversation:
         self.session: Session | None = None
         #: Keeps this chat in the private history (None: not kept).
         self.kept: Kept | None = None
-        self.channel: grpc.Channel | None = None
+        self.grpc_channel: grpc.Channel | None = None
         self._ending: Ending | None = None  # UI thread only
 
     @property
@@ -76,6 +80,11 @@ class Conversation:
     def ending(self) -> Ending | None:
         """How the peer's side ended ("goodbye" or "lost"), once shown (UI thread)."""
         return self._ending
+
+    @property
+    def window(self) -> Binding:
+        """This chat's window in the client's host (UI thread)."""
+        return Binding(self.chats.windows, self.key)
 
     @property
     def key(self) -> str:
@@ -102,8 +111,8 @@ class Conversation:
             len(failed),
         )
         self.chats.forget(self)
-        if self.channel is not None:
-            self.channel.close()
+        if self.grpc_channel is not None:
+            self.grpc_channel.close()
         self.chats.ui.post(self._show_end, how, failed)
 
     # -- the window (UI thread) ----------------------------------------------
@@ -117,7 +126,7 @@ class Conversation:
         if notice is not None:
             self.log.notice(notice)
         self.chats.showing[self.peer_id] = self
-        self.chats.windows.open(
+        self.window.open(
             Chat(
                 self.key,
                 f"Chat with {self.peer_name} ({textsafe.name(self.peer_id)})",
@@ -164,22 +173,20 @@ class Conversation:
         if self.chats.showing.get(self.peer_id) is not self:
             return
         # Said on the terminal too: the user may be away from the window.
-        name = self.peer_name
-        self.chats.term.notify(
-            f"{name} left the chat" if how == "goodbye" else f"connection to {name} lost"
-        )
-        if self.chats.windows.is_open(self.key):
+        self.chats.term.notify(self._end_notice())
+        if self.window.is_open:
             self._announce_end()
 
     def _announce_end(self) -> None:
-        name, how = self.peer_name, self._ending
+        name = self.peer_name
         violation = self.session.violation if self.session is not None else None
         if violation is not None:
             self.log.notice(f"The chat was closed: {name} {violation}.")
-        notice = f"{name} left the chat" if how == "goodbye" else f"connection to {name} lost"
-        reason = (
-            f"{name} has left the chat."
-            if how == "goodbye"
-            else f"The connection to {name} was lost."
+        # The notice says who and how, once; the input only says that it is off.
+        self.window.ended(self._end_notice(), ENDED, self.chats.config.close_delay)
+
+    def _end_notice(self) -> str:
+        name = self.peer_name
+        return (
+            f"{name} left the chat" if self._ending == "goodbye" else f"connection to {name} lost"
         )
-        self.chats.windows.ended(self.key, notice, reason, self.chats.config.close_delay)

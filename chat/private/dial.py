@@ -111,7 +111,7 @@ def dial(
     chat = session(conversation)
     chat.prover = auth.Prover(identity, conversation.chats.me, record, cert_fp).answer
     conversation.session = chat
-    conversation.channel = channel
+    conversation.grpc_channel = channel
     started = time.monotonic()
     call = pb_grpc.PrivateChatStub(channel).Chat(chat.frames())
     chat.cancel = call.cancel

@@ -20,7 +20,7 @@ import pika
 
 from chat.trust import signing
 from chat.trust.identity import Identity
-from nameserver.registry import TIME_MAX, TIME_MIN, ClientRecord, check_time
+from nameserver.registry import TIME_MAX, TIME_MIN, ClientRecord, check_string, check_time
 
 SCHEMA_VERSION = 1
 CONTENT_TYPE = "application/json"
@@ -184,15 +184,10 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _text(data: dict[str, Any], key: str, limit: int, empty: bool = False) -> str:
-    value = data[key]
-    if not isinstance(value, str):
-        raise BadMessage(f"field {key!r} must be a string")
-    if not value and not empty:
-        raise BadMessage(f"field {key!r} is empty")
-    if len(value) > limit:
-        raise BadMessage(f"field {key!r} is too long")
-    _check_encodable(value, key)
-    return value
+    try:  # the name server's one rule for a string field
+        return check_string(data[key], key, limit, empty)
+    except ValueError as exc:
+        raise BadMessage(str(exc)) from None
 
 
 def _check_encodable(value: str, key: str) -> None:
