@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
+from chat.private.manager import _Dial
 
 from chat.errors import UserError
-from chat.private import PrivateChats
+from chat.private import PrivateChats, refusal
 from chat.private.auth import pinned_channel
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
@@ -23,7 +24,7 @@ from chat.transport.rpc import create_server
 from chat.trust.tls import generate
 from nameserver.registry import ClientRecord
 from tests.rawcaller import RawCall, signed_record
-from tests.support import TestClient, tk_wait, wait_for
+from tests.support import TestClient, come_back, tk_wait, wait_for
 
 
 class InProcess(TestClient):
@@ -231,6 +232,7 @@ def test_closing_a_window_shows_the_notice_and_closes_the_other(make_client, tk_
         what="the disconnect notice in bob's window",
     )
     assert str(theirs.input.cget("state")) == "disabled"
+    come_back(tk_root, theirs)  # the countdown runs once the user is back
     tk_wait(tk_root, lambda: theirs.closed, what="bob's window closing by itself")
     assert bob.chats.active_peers() == []
     assert alice.chats.active_peers() == []
@@ -250,6 +252,7 @@ def test_exit_says_goodbye_on_every_chat(make_client, tk_root):
         lambda: ("notice", "alice left the chat") in theirs.shown(),
         what="the disconnect notice after alice exits",
     )
+    come_back(tk_root, theirs)  # the countdown runs once the user is back
     tk_wait(tk_root, lambda: theirs.closed, what="bob's window closing by itself")
 
 
@@ -449,6 +452,7 @@ def test_killed_caller_process_is_noticed_by_the_callee(make_client, spawn, tk_r
     theirs = open_from_process(tk_root, alice, bob)
     bob.kill()
     wait_lost(tk_root, theirs, "bob", 5, "the disconnect notice within 5 s of SIGKILL")
+    come_back(tk_root, theirs)  # the countdown runs once the user is back
     tk_wait(tk_root, lambda: theirs.closed, what="alice's window closing by itself")
     assert alice.chats.active_peers() == []
 
@@ -509,6 +513,7 @@ def test_calls_that_cross_give_one_chat_with_a_window_on_each_side(make_client, 
             lambda: not alice.chats.active_peers() and not bob.chats.active_peers(),
             what="the chat over on both sides",
         )
+        come_back(tk_root, window_b)  # the countdown runs once the user is back
         tk_wait(tk_root, lambda: window_b.closed, what="bob's window closing")  # noqa: B023
 
 
@@ -545,6 +550,51 @@ def _hostile_call(alice: InProcess, registry, frames: list[pb.Frame]) -> RawCall
     call.handshake(identity, mallory)
     call.send(*frames)
     return call
+
+
+def _refused(alice: InProcess, registry, caller_id: str) -> grpc.RpcError:
+    """A raw caller proves it is ``caller_id``; returns how the callee refused it."""
+    record, identity, _ = signed_record(caller_id, "mallory", 9)
+    assert registry._claim(record)
+    call = RawCall(alice.me)
+    try:
+        with pytest.raises(grpc.RpcError) as refused:
+            call.handshake(identity, record)
+    finally:
+        call.close()
+    return refused.value
+
+
+def test_a_crossing_call_is_refused_with_a_code_a_program_can_read(make_client, registry):
+    """The loser of a crossing learns it from trailing metadata, not from English text."""
+    alice = make_client("alice")
+    higher = "zzzzzzzz"  # above any drawn ID, so alice's own call is the one that goes on
+    alice.chats._dialling[higher] = _Dial()  # alice is calling this peer right now
+    error = _refused(alice, registry, higher)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert refusal.code_of(error) == refusal.CROSSING
+    assert (refusal.KEY, "crossing") in error.trailing_metadata()
+    assert alice.chats.active_peers() == []
+
+
+def test_a_second_chat_from_the_same_caller_is_refused_as_already_open(make_client, registry):
+    alice = make_client("alice")
+    record, identity, _ = signed_record("ma11ory2", "mallory", 9)
+    assert registry._claim(record)
+    first = RawCall(alice.me)
+    try:
+        assert first.handshake(identity, record).WhichOneof("body") == "hello"
+        wait_for(lambda: alice.chats.active_peers() == [("ma11ory2", "mallory")])
+        second = RawCall(alice.me)
+        try:
+            with pytest.raises(grpc.RpcError) as refused:
+                second.handshake(identity, record)
+        finally:
+            second.close()
+    finally:
+        first.close()
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert refusal.code_of(refused.value) == refusal.ALREADY_OPEN
 
 
 @pytest.mark.parametrize(

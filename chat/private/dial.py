@@ -4,9 +4,9 @@
 stream, the handshake, and the checks that the callee is who the name server
 says. :class:`Dials` keeps the calls under way, so that when two clients call
 each other at the same moment the call from the lower client ID goes on and
-the other is refused with :data:`CROSSING`; the side whose call lost adopts
-the incoming one, so both end up in the one chat (docs/protocol.md, "Calls
-that cross").
+the other is refused with the code ``crossing`` (:mod:`chat.private.refusal`);
+the side whose call lost adopts the incoming one, so both end up in the one
+chat (docs/protocol.md, "Calls that cross").
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import grpc
 from chat.errors import UserError
 from chat.private import auth
 from chat.private.conversation import Conversation
+from chat.private.refusal import CROSSING, Refusal
 from chat.private.session import Session
 from chat.proto import private_chat_pb2_grpc as pb_grpc
 from chat.transport.rpc import keepalive_options, message_options
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Why a call is refused when it crosses a call of ours that goes on instead.
-CROSSING = "both sides called at once; the call from the lower client ID goes on"
+CROSSING_SENTENCE = "both sides called at once; the call from the lower client ID goes on"
 
 
 class Dial:
@@ -60,17 +61,17 @@ class Dials:
     def end(self, peer_id: str) -> None:
         self._under_way.pop(peer_id, None)
 
-    def crossing(self, peer_id: str) -> tuple[Dial | None, str | None]:
+    def crossing(self, peer_id: str) -> tuple[Dial | None, Refusal | None]:
         """For an incoming call from ``peer_id``: our call it replaces, or why it is refused."""
         dial = self._under_way.get(peer_id)
         if dial is not None and self.my_id < peer_id:
-            return None, CROSSING  # our call to them goes on
+            return None, Refusal(CROSSING, CROSSING_SENTENCE)  # our call to them goes on
         return dial, None
 
 
 def crossed(conversation: Conversation) -> bool:
     """True when our call was refused because the peer's call to us goes on instead."""
-    return conversation.session is not None and conversation.session.error == CROSSING
+    return conversation.session is not None and conversation.session.refusal == CROSSING
 
 
 def dial(

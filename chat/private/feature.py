@@ -24,8 +24,9 @@ from chat.history import ChatLog
 from chat.private import auth
 from chat.private import menu as private_menu
 from chat.private.conversation import Conversation
-from chat.private.dial import CROSSING, Dials, crossed, dial
+from chat.private.dial import Dials, crossed, dial
 from chat.private.keeper import Keeper
+from chat.private.refusal import ALREADY_OPEN, SELF, Refusal
 from chat.private.servicer import PrivateChatServicer
 from chat.private.session import Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CROSSING", "Conversation", "PrivateChats"]
+__all__ = ["Conversation", "PrivateChats"]
 
 
 class PrivateChats:
@@ -185,7 +186,7 @@ class PrivateChats:
             heartbeat=self.config.keepalive_seconds,
         )
 
-    def accept_record(self, record: ClientRecord) -> tuple[Session | None, str | None]:
+    def accept_record(self, record: ClientRecord) -> tuple[Session | None, Refusal | None]:
         """A chat from a caller that proved it is ``record`` (gRPC thread)."""
         note = auth.caller_note(self.client.known_peers, record)
         peer = pb.Peer(id=record.id, name=record.name, host=record.host, port=record.port)
@@ -193,17 +194,19 @@ class PrivateChats:
 
     def accept(
         self, peer: pb.Peer, note: str | None = None, record: ClientRecord | None = None
-    ) -> tuple[Session | None, str | None]:
+    ) -> tuple[Session | None, Refusal | None]:
         """A chat that another client opened (gRPC thread): the session, or why not."""
         if peer.id == self.me.id:
-            return None, "a client cannot chat with itself"
+            return None, Refusal(SELF, "a client cannot chat with itself")
         conversation = self._conversation(peer.id, peer.name, f"{peer.host}:{peer.port}")
         session = self._session(conversation)
         conversation.session = session
         with self._lock:
             existing = self._chats.get(peer.id)
             if existing is not None and existing.live:
-                return None, f"{self.me.name} already has a chat with you open"
+                return None, Refusal(
+                    ALREADY_OPEN, f"{self.me.name} already has a chat with you open"
+                )
             replaced, refusal = self._dials.crossing(peer.id)
             if refusal is not None:
                 return None, refusal
