@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
-from chat.private.manager import _Dial
 
 from chat.errors import UserError
 from chat.private import PrivateChats, refusal
@@ -569,7 +568,7 @@ def test_a_crossing_call_is_refused_with_a_code_a_program_can_read(make_client, 
     """The loser of a crossing learns it from trailing metadata, not from English text."""
     alice = make_client("alice")
     higher = "zzzzzzzz"  # above any drawn ID, so alice's own call is the one that goes on
-    alice.chats._dialling[higher] = _Dial()  # alice is calling this peer right now
+    alice.chats._dials.begin(higher)  # alice is calling this peer right now
     error = _refused(alice, registry, higher)
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert refusal.code_of(error) == refusal.CROSSING
