@@ -13,7 +13,6 @@ the main thread sees the flag when it wakes. A second Ctrl-C leaves at once.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -27,29 +26,24 @@ from typing import Any
 
 import redis
 
-try:  # terminal modes, restored at exit; Unix only
-    import termios
-except ImportError:  # pragma: no cover - Windows
-    termios = None  # type: ignore[assignment]
-
-from chat import __version__
 from chat.address import resolve_hosts
 from chat.client import Client
 from chat.config import Config, ConfigError, load
 from chat.features import Feature
+from chat.front.cli import ask_username, parse_args, restore_tty, save_tty
+from chat.front.display import open_display
 from chat.front.menu import Menu, items_for
 from chat.front.terminal import Terminal
 from chat.front.ui import UiQueue
 from chat.heartbeat import Heartbeat
 from chat.logsetup import setup_logging
-from chat.names import check_username
 from chat.private.auth import vouch
 from chat.transport.broker import Broker, BrokerRefused, BrokerUnavailable
 from chat.transport.rpc import create_server
 from chat.trust.identity import Identity, IdentityError
 from chat.trust.known_peers import KnownPeers
 from chat.trust.tls import generate as generate_tls
-from chat.wiring import build_features, close_all
+from chat.wiring import build_features, close_all, open_chats
 from nameserver.connect import connect as connect_redis
 from nameserver.connect import redact as redact_redis
 from nameserver.keys import Keys
@@ -69,71 +63,6 @@ DEREGISTER_WAIT = 0.5
 SERVER_HINT = "Start the back end with ./start-server.sh (see README, Troubleshooting)."
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="start-client.sh",
-        description="A distributed chat client: private chats, group chats, discovery, insults.",
-    )
-    parser.add_argument("--name", help="username (asked for when not given)")
-    parser.add_argument("--config", metavar="FILE", help="YAML settings file (default config.yaml)")
-    parser.add_argument(
-        "--redis-url",
-        help="name server, e.g. redis://host:6379/0 or redis+sentinel://h1:26379,h2:26379/mymaster/0",
-    )
-    parser.add_argument(
-        "--amqp-url",
-        help="broker, e.g. amqp://guest:guest@host:5672/%%2F; a cluster's nodes comma-separated",
-    )
-    parser.add_argument("--namespace", help="prefix of every Redis key and broker name")
-    parser.add_argument("--advertise-host", help="host other clients use to reach this one")
-    parser.add_argument("--bind-host", help="interface the private-chat server listens on")
-    parser.add_argument("--grpc-port", type=int, help="port of the private-chat server (0: any)")
-    parser.add_argument("--log-dir", help="folder for this client's log file")
-    parser.add_argument(
-        "--identity",
-        metavar="FILE",
-        help="key file to use as your identity (default: per username)",
-    )
-    parser.add_argument(
-        "--verbose", action="store_const", const=True, help="also show the log on the terminal"
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser.parse_args(argv)
-
-
-def open_display() -> Any:
-    """The hidden Tk root, or a sentence saying why there is no display."""
-    import tkinter
-
-    try:
-        root = tkinter.Tk(className="distchat")
-    except tkinter.TclError as exc:
-        raise RuntimeError(
-            f"Chat windows need a graphical display, and none could be opened ({exc}). "
-            "Run the client from a desktop session, or start a virtual display first: "
-            "Xvfb :99 & export DISPLAY=:99"
-        ) from None
-    root.withdraw()
-    _drop_tk_input_hook()
-    return root
-
-
-def _drop_tk_input_hook() -> None:
-    """Stop Tk from running inside the menu thread's ``input()``.
-
-    Creating a Tk root installs ``PyOS_InputHook`` so that an interactive
-    prompt keeps windows alive. Here the main thread runs the real main loop,
-    and the hook would make the menu thread spin in Tcl at 50 Hz while it
-    waits at a prompt, with the main thread's state, from the wrong thread.
-    """
-    import ctypes
-
-    try:
-        ctypes.c_void_p.in_dll(ctypes.pythonapi, "PyOS_InputHook").value = None
-    except (AttributeError, ValueError, OSError):
-        log.warning("could not remove Tk's input hook; the prompt may cost some CPU")
-
-
 def load_identity(config: Config, username: str) -> tuple[Identity, KnownPeers]:
     """This user's key pair and known peers, or a sentence (RuntimeError) saying why not."""
     try:
@@ -144,19 +73,6 @@ def load_identity(config: Config, username: str) -> tuple[Identity, KnownPeers]:
         return identity, KnownPeers.for_identity(config.state_path, identity)
     except IdentityError as exc:
         raise RuntimeError(str(exc)) from None
-
-
-def ask_username(term: Terminal, given: str | None) -> str:
-    if given is not None:
-        try:
-            return check_username(given)
-        except ValueError as exc:
-            term.say(f"{exc} Please choose another.")
-    while True:
-        try:
-            return check_username(term.ask("Username: "))
-        except ValueError as exc:
-            term.say(str(exc))
 
 
 class Interrupted(BaseException):
@@ -293,7 +209,7 @@ class App:
 
     def force_exit(self) -> None:
         """Leave now: one sentence with ``os.write``, the terminal put back, no clean-up."""
-        _restore_tty(self.saved_tty)
+        restore_tty(self.saved_tty)
         try:
             os.write(2, FORCED)
         except OSError:
@@ -313,7 +229,8 @@ class App:
     def _menu_thread(self) -> None:
         assert self.client is not None
         try:
-            Menu(self.term, items_for(self.features)).run()
+            features = self.features
+            Menu(self.term, items_for(features), lambda: open_chats(features)).run()
         except EOFError:
             self.term.say("")
             log.info("end of input at the menu")
@@ -394,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     log_file = setup_logging(config.log_path, config.verbose)
     term = Terminal()
     app = App(config, term)
-    app.saved_tty = _save_tty()
+    app.saved_tty = save_tty()
     # A signal must wake Tk's event loop, which sleeps in C: the C-level
     # handler writes to the UI pipe, and the Python handler sets a flag.
     signal.set_wakeup_fd(app.ui.wake_fd, warn_on_full_buffer=False)
@@ -427,32 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         term.end_line()
         app.shutdown()
-        _restore_tty(app.saved_tty)
+        restore_tty(app.saved_tty)
     term.say(f"Goodbye, {me.name}.")
     term.close()
     return 0
-
-
-def _save_tty() -> Any:
-    if termios is None:
-        return None
-    try:
-        return termios.tcgetattr(sys.stdin.fileno())
-    except Exception:
-        return None
-
-
-def _restore_tty(saved: Any) -> None:
-    """Put the terminal back as found: the menu thread may be inside readline.
-
-    Also called from a signal handler (a second Ctrl-C): no import, no lock.
-    """
-    if saved is None or termios is None:
-        return
-    try:
-        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
-    except Exception:
-        pass
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from nameserver.connect import check_url as check_redis_url
+from nameserver.connect import redact
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config.yaml"
 
@@ -89,14 +89,10 @@ _POSITIVE = {
 }
 
 
-#: ``scheme://user:password@``: everything between the user and the last ``@`` of a word.
-_USERINFO = re.compile(r"(://[^:/@\s]*):\S*@")
 _URL_KEYS = ("redis_url", "amqp_url")
 
-
-def hide_passwords(text: str) -> str:
-    """``text`` with the password of every URL in it replaced by ``***``."""
-    return _USERINFO.sub(r"\1:***@", text)
+#: ``text`` with the password of every URL in it replaced by ``***`` (the one rule).
+hide_passwords = redact
 
 
 def split_urls(text: str) -> tuple[str, ...]:

@@ -52,6 +52,12 @@ def describe(features: Sequence[Feature]) -> Description:
     return found
 
 
+def open_chats(features: Sequence[Feature]) -> int:
+    """How many chats (private and group) are open right now, for the Exit question."""
+    found = describe(features)
+    return len(found.private_chats) + len(set(found.groups))
+
+
 def close_all(features: Sequence[Feature]) -> None:
     """Close every feature, the last started first; one failing does not stop the rest."""
     for feature in reversed(features):

@@ -17,6 +17,7 @@ command, not an error, as long as the switch takes less than
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -152,11 +153,14 @@ def connect(
     )
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    credentials, hosts = parts.netloc.rsplit("@", 1)
-    user = credentials.split(":", 1)[0] if ":" in credentials else ""
-    return parts._replace(netloc=f"{user}:***@{hosts}").geturl()
+#: ``scheme://user:password@``: everything between the user and the last ``@`` of a word.
+_USERINFO = re.compile(r"(://[^:/@\s]*):\S*@")
+
+
+def redact(text: str) -> str:
+    """A URL (or any text with URLs in it) with every password replaced by ``***``.
+
+    The one rule for Redis, Sentinel and AMQP URLs alike, for messages and
+    logs: the user and the hosts stay, so the user can tell which is meant.
+    """
+    return _USERINFO.sub(r"\1:***@", text)

@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -29,6 +30,12 @@ ID_LENGTH = 8
 #: Longest public key (base64 of 32 bytes is 44) and certificate (PEM) a record may carry.
 MAX_KEY_CHARS = 64
 MAX_CERT_CHARS = 4096
+#: Times outside [2000-01-01, 2100-01-01) are not from a working clock (records and bodies).
+TIME_MIN = 946_684_800.0
+TIME_MAX = 4_102_444_800.0
+#: The kinds of group chat.
+GroupKind = Literal["persistent", "transient"]
+GROUP_KINDS: tuple[GroupKind, ...] = ("persistent", "transient")
 
 
 def new_client_id() -> str:
@@ -65,45 +72,90 @@ class ClientRecord:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> ClientRecord | None:
+    def from_fields(cls, data: object) -> ClientRecord:
+        """The record in a decoded JSON object: the one check of a client record.
+
+        The name server's records and the records in discovery answers are
+        checked by this same rule.
+
+        Raises:
+            ValueError: a field is missing, of the wrong type or out of range; says which.
+        """
+        if not isinstance(data, dict):
+            raise ValueError("a client record must be an object")
         try:
-            data = json.loads(raw)
             port = data["port"]
             if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-                raise ValueError("port out of range")
+                raise ValueError("field 'port' must be a port from 1 to 65535")
             return cls(
-                id=_short(data["id"], 64),
-                name=_short(data["name"], 64),
-                host=_short(data["host"], 255),
+                id=_short(data, "id", 64),
+                name=_short(data, "name", 64),
+                host=_short(data, "host", 255),
                 port=port,
-                started=_finite(data["started"]),
-                key=_short(data.get("key", ""), MAX_KEY_CHARS),
-                cert=_short(data.get("cert", ""), MAX_CERT_CHARS),
-                cert_sig=_short(data.get("cert_sig", ""), MAX_KEY_CHARS * 2),
+                started=_time(data, "started"),
+                key=_short(data, "key", MAX_KEY_CHARS, empty=True),
+                cert=_short(data, "cert", MAX_CERT_CHARS, empty=True),
+                cert_sig=_short(data, "cert_sig", MAX_KEY_CHARS * 2, empty=True),
             )
-        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
+        except KeyError as exc:
+            raise ValueError(f"field {exc.args[0]!r} is missing") from None
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> ClientRecord | None:
+        """The record stored in Redis, or None (logged) when it is malformed."""
+        try:
+            return cls.from_fields(json.loads(raw))
+        except (ValueError, TypeError, OverflowError, RecursionError):
             log.warning("ignoring a malformed client record: %r", raw[:200])
             return None
 
 
-def _short(value: object, limit: int) -> str:
-    """A string field of a record, refused when it is not a string or too long."""
-    if not isinstance(value, str) or len(value) > limit:
-        raise ValueError(f"not a string of at most {limit} characters")
+def order(record: ClientRecord) -> tuple[float, str]:
+    """The one order clients are listed in everywhere: online longest first, then by ID."""
+    return (record.started, record.id)
+
+
+def in_order(records: Iterable[ClientRecord]) -> list[ClientRecord]:
+    """``records`` in the one listing order (:func:`order`)."""
+    return sorted(records, key=order)
+
+
+def _short(data: dict, key: str, limit: int, empty: bool = False) -> str:
+    """A string field; one that may be empty may also be missing."""
+    return check_string(data.get(key, "") if empty else data[key], key, limit, empty)
+
+
+def check_string(value: object, key: str, limit: int, empty: bool = False) -> str:
+    """``value`` as a field's string, or ``ValueError`` when it is not a string, is empty
+    (unless allowed), too long, or not writable as UTF-8 (a lone surrogate)."""
+    if not isinstance(value, str):
+        raise ValueError(f"field {key!r} must be a string")
+    if not value and not empty:
+        raise ValueError(f"field {key!r} is empty")
+    if len(value) > limit:
+        raise ValueError(f"field {key!r} is too long")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"field {key!r} holds a lone surrogate") from None
     return value
 
 
-def _finite(value: object) -> float:
-    """A time from a record, refused when it is not a finite number of a working clock."""
+def check_time(value: object, key: str = "time") -> float:
+    """A Unix time from a working clock (years 2000 to 2099), else ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError("not a number")
-    number = float(value)
-    if not 0 <= number < 4_102_444_800:  # false for NaN, too
-        raise ValueError(f"time {number!r} out of range")
+        raise ValueError(f"field {key!r} must be a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(f"field {key!r} is out of range") from None
+    if not TIME_MIN <= number < TIME_MAX:  # false for NaN, too
+        raise ValueError(f"field {key!r} is not a time between the years 2000 and 2100")
     return number
 
 
-GroupKind = Literal["persistent", "transient"]
+def _time(data: dict, key: str) -> float:
+    return check_time(data[key], key)
 
 
 @dataclass(frozen=True)
@@ -124,14 +176,14 @@ class GroupRecord:
         try:
             data = json.loads(raw)
             kind = data["kind"]
-            if kind not in ("persistent", "transient"):
+            if kind not in GROUP_KINDS:
                 raise ValueError(kind)
             return cls(
-                name=_short(data["name"], 128),
+                name=_short(data, "name", 128),
                 kind=kind,
-                creator_id=_short(data["creator_id"], 64),
-                creator_name=_short(data["creator_name"], 64),
-                created=_finite(data["created"]),
+                creator_id=_short(data, "creator_id", 64),
+                creator_name=_short(data, "creator_name", 64),
+                created=_time(data, "created"),
             )
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             log.warning("ignoring a malformed group record: %r", raw[:200])
@@ -258,7 +310,7 @@ class Registry:
             return []
         raws = self.redis.mget([self.keys.client(i) for i in ids])
         records = [ClientRecord.from_json(raw) for raw in raws if raw is not None]
-        return sorted((r for r in records if r is not None), key=lambda r: (r.started, r.id))
+        return in_order(r for r in records if r is not None)
 
     def find(self, query: str) -> list[ClientRecord]:
         """Clients matching a full ID, a prefix of IDs, or a username (case-insensitive).

@@ -25,9 +25,9 @@ from chat.client import Client
 from chat.config import Config
 from chat.discovery import Discovery
 from chat.discovery.lookup import look_up
-from chat.discovery.menu import discover_chats
 from chat.discovery.requester import BROKER_DOWN, REPLY_TO
-from chat.discovery.view import Row, events_listing
+from chat.discovery.source import EventSource, look_all
+from chat.discovery.view import Row, listing
 from chat.errors import UserError
 from chat.features import Description, Feature
 from chat.front.menu import Menu, items_for
@@ -217,10 +217,11 @@ def test_garbage_wrong_correlation_and_late_answers_are_never_shown(make_client,
             channel.basic_publish("", properties.reply_to, body_, props)
 
     with rogue_responder(AMQP_URL, namespace, on_request) as rogue:
-        result = me.discovery.via_events(expected=Future())  # wait the whole time
+        result = me.discovery.events.ask(expected=Future())  # wait the whole time
         assert ids(result.clients) == {me.me.id, bob.me.id}
         assert result.dropped == 3
-        text, rows = events_listing(result, me.me.id)
+        found = listing(EventSource.sighting(result), me.me.id)
+        text, rows = found.text, found.rows
         assert "mallory" not in text and "wrongcid" not in text
         assert len(rows) == 2
 
@@ -251,7 +252,7 @@ def test_malformed_requests_are_ignored_and_answering_goes_on(make_client, names
     ]:
         me.broker.publish(exchange, "", body, props)
 
-    result = me.discovery.via_events()
+    result = me.discovery.events.ask()
 
     assert ids(result.clients) == {me.me.id, bob.me.id}
     # Requests are handled in order, so the bad ones were already dealt with.
@@ -266,14 +267,14 @@ def test_the_wait_ends_as_soon_as_every_listed_client_has_answered(make_client, 
     me = make_client("me", config=patient)
     bob, carol = make_client("bob"), make_client("carol")
 
-    result = me.discovery.via_events()
-    shared, both = me.discovery.both()
+    result = me.discovery.events.ask()
+    shared, both = look_all(me.discovery.sources)
 
     everyone = {me.me.id, bob.me.id, carol.me.id}
     assert ids(result.clients) == everyone and ids(both.clients) == everyone
     assert ids(shared.clients) == everyone
     # Far from the 30 s deadline: the wait ended with the last expected answer.
-    assert result.waited < 10 and both.waited < 10, (result.waited, both.waited)
+    assert result.waited < 10 and both.took < 10, (result.waited, both.took)
 
 
 def test_a_slow_client_does_not_hold_up_the_others(make_client, caplog):
@@ -283,7 +284,7 @@ def test_a_slow_client_does_not_hold_up_the_others(make_client, caplog):
     bob = make_client("bob", groups=FakeGroups(["lobby"]))
     make_client("slowpoke", groups=FakeGroups(["lobby"], block=release))
     try:
-        result = me.discovery.via_events()
+        result = me.discovery.events.ask()
     finally:
         release.set()
     assert ids(result.clients) == {me.me.id, bob.me.id}
@@ -315,7 +316,7 @@ def test_answering_and_asking_survive_a_reopened_channel(make_client):
             client.broker.publish("no-such-exchange", "", b"x")
         client.broker.call(lambda channel: None)  # runs once the setups have run again
 
-    result = me.discovery.via_events()
+    result = me.discovery.events.ask()
 
     assert ids(result.clients) == {me.me.id, bob.me.id}
 
@@ -339,8 +340,9 @@ def test_answers_carry_open_groups_and_private_chats(make_client):
     make_client("bob", groups=FakeGroups(["lobby", "dev"]), private=FakePrivate([("c4", "carol")]))
     make_client("dave", groups=FakeGroups(["lobby"]))
 
-    result = me.discovery.via_events()
-    text, rows = events_listing(result, me.me.id)
+    result = me.discovery.events.ask()
+    found = listing(EventSource.sighting(result), me.me.id)
+    text, rows = found.text, found.rows
 
     assert {g: [c.name for c in cs] for g, cs in result.groups().items()} == {
         "dev": ["bob"],
@@ -367,23 +369,23 @@ def test_a_row_number_starts_a_private_chat_or_joins_a_group(make_client, regist
     registry.claim_group(GroupRecord("lobby", "transient", bob.me.id, "bob", now))
     discovery = me.discovery
 
-    discover_chats(me.client, discovery)  # 1: via Redis; rows 1 me, 2 bob, 3 lobby
+    discovery.run_menu()  # 1: via Redis; rows 1 me, 2 bob, 3 lobby
     assert private.opened == [bob.me]
     shown = output(me)
     assert "That is you; choose another client." in shown
     assert "There is no row '9'" in shown and "There is no row 'x'" in shown
 
-    discover_chats(me.client, discovery)
+    discovery.run_menu()
     assert groups.joins == ["lobby"]
 
     private.refuse = "bob is not answering; try again later."
     me.term.inp = io.StringIO("1\n2\n\n")
-    discover_chats(me.client, discovery)
+    discovery.run_menu()
     assert "bob is not answering; try again later." in output(me)
 
     me.discovery.joiner = None
     me.term.inp = io.StringIO("1\n3\n\n")
-    discover_chats(me.client, discovery)
+    discovery.run_menu()
     assert "Group chats are not available in this client." in output(me)
 
 
@@ -430,12 +432,13 @@ def test_nested_and_poisoned_bodies_on_the_discovery_exchange_break_nobody(make_
             channel.basic_publish("", properties.reply_to, bad, reply)
 
     with rogue_responder(AMQP_URL, namespace, on_request):
-        result = me.discovery.via_events(expected=Future())  # wait the whole time
+        result = me.discovery.events.ask(expected=Future())  # wait the whole time
     assert ids(result.clients) == {me.me.id, bob.me.id}
     assert result.dropped == 3
-    text, rows = events_listing(result, me.me.id)
+    found = listing(EventSource.sighting(result), me.me.id)
+    text, rows = found.text, found.rows
     assert len(rows) == 2 and "p0is0ned" not in text
     for client in (me, bob):
         assert client.broker._thread.is_alive()
     # Both still answer afterwards.
-    assert ids(me.discovery.via_events().clients) == {me.me.id, bob.me.id}
+    assert ids(me.discovery.events.ask().clients) == {me.me.id, bob.me.id}

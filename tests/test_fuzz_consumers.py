@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 import tests.test_discovery as discovery_tests
 import tests.test_groups as group_tests
 import tests.test_insults as insult_tests
+from chat.discovery.source import EventSource
+from chat.discovery.view import listing
 from chat.insults.channel import InsultChannel
 from chat.transport.boundary import consumer
 from chat.transport.broker import Broker
@@ -111,7 +113,7 @@ def test_discovery_responder_survives_hostile_requests(make_client, namespace):
     through_the_broker()
     _alive(me.broker, bob.broker)
     assert responder._thread.is_alive()
-    result = me.discovery.via_events()
+    result = me.discovery.events.ask()
     assert {c.id for c in result.clients} == {me.me.id, bob.me.id}
 
 
@@ -128,9 +130,9 @@ def test_discovery_requester_survives_hostile_answers(make_client, namespace):
     @given(st.lists(hostile_bodies(answer_template(), FUZZ_SIGNER), min_size=50, max_size=50))
     def answers(bodies: list[bytes]) -> None:
         pending.append(bodies)
-        result = me.discovery.via_events(expected=Future())  # every answer, not the first two
+        result = me.discovery.events.ask(expected=Future())  # every answer, not the first two
         assert {me.me.id, bob.me.id} <= {c.id for c in result.clients}
-        text, _ = discovery_tests.events_listing(result, me.me.id)
+        text = listing(EventSource.sighting(result), me.me.id).text
         assert "\x1b" not in text
 
     with rogue_responder(AMQP_URL, namespace, on_request):

@@ -76,7 +76,8 @@ def test_discovery_request_bodies_decode_or_are_refused(body: bytes):
 @given(hostile_bodies(answer_template()))
 def test_discovery_answer_bodies_decode_or_are_refused(body: bytes):
     from chat.discovery.requester import Answered, EventResult
-    from chat.discovery.view import events_listing
+    from chat.discovery.source import EventSource
+    from chat.discovery.view import listing
 
     try:
         answer = DiscoveryAnswer.decode(body)
@@ -85,7 +86,7 @@ def test_discovery_answer_bodies_decode_or_are_refused(body: bytes):
     _sane_time(answer.ts)
     _sane_time(answer.client.started)
     assert 0 < answer.client.port < 65536
-    text, _ = events_listing(EventResult(answers=[Answered(answer, 0.01)]), "me")
+    text = listing(EventSource.sighting(EventResult(answers=[Answered(answer, 0.01)])), "me").text
     assert "\x1b" not in text and "\u202e" not in text
 
 

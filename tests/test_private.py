@@ -17,7 +17,6 @@ import pytest
 from chat.errors import UserError
 from chat.private import PrivateChats, refusal
 from chat.private.auth import pinned_channel
-from chat.private.manager import _Dial
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
 from chat.transport.rpc import create_server
@@ -407,13 +406,43 @@ def test_a_real_client_process_opens_a_chat_from_its_menu(make_client, spawn, tk
     assert ("notice", "bob started a chat with you") in theirs.shown()
     type_and_send(theirs, "bye now")
     tk_wait(tk_root, lambda: "…" not in theirs.history.get("1.0", "end"), what="bob's ack")
+    # Exit with a chat open asks first; Enter keeps the client and its chat.
     bob.choose("Exit")
+    bob.expect(r"Leave 1 open chat\? \[y/N\] ")
+    bob.choose("")
+    bob.expect("Choose 1-5: ")
+    assert alice.chats.active_peers() == [(bob.id, "bob")]
+    assert ("notice", "bob left the chat") not in theirs.shown()
+    bob.choose("Exit")
+    bob.expect(r"Leave 1 open chat\? \[y/N\] ")
+    bob.choose("y")
     assert bob.exit_status() == 0
     tk_wait(
         tk_root,
         lambda: ("notice", "bob left the chat") in theirs.shown(),
         what="the goodbye of a client that exits",
     )
+
+
+@pytest.mark.parametrize("how", ["goodbye", "lost"])
+def test_the_terminal_says_once_that_the_peer_left_or_was_lost(how, make_client, spawn, tk_root):
+    alice = make_client("alice")
+    bob = spawn("bob")
+    theirs = open_from_process(tk_root, alice, bob)
+    conversation = alice.chats._chats[bob.id]
+    if how == "goodbye":
+        alice.chats.close_all()
+        said = "alice left the chat"
+    else:  # the stream ends without a goodbye, as when alice's client dies
+        conversation.session.cancel()
+        said = "connection to alice lost"
+    bob.expect(said)
+    # Said once: the menu goes on, and the line does not come again.
+    bob.choose("")
+    bob.choose("Exit")  # no chat open any more: no question
+    assert bob.exit_status() == 0
+    assert said not in bob.child.before
+    assert theirs is not None
 
 
 def test_killed_caller_process_is_noticed_by_the_callee(make_client, spawn, tk_root):
@@ -539,7 +568,7 @@ def test_a_crossing_call_is_refused_with_a_code_a_program_can_read(make_client, 
     """The loser of a crossing learns it from trailing metadata, not from English text."""
     alice = make_client("alice")
     higher = "zzzzzzzz"  # above any drawn ID, so alice's own call is the one that goes on
-    alice.chats._dialling[higher] = _Dial()  # alice is calling this peer right now
+    alice.chats._dials.begin(higher)  # alice is calling this peer right now
     error = _refused(alice, registry, higher)
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert refusal.code_of(error) == refusal.CROSSING

@@ -7,7 +7,7 @@ from chat.proto import private_chat_pb2 as pb
 
 
 class Recorder:
-    """A session listener that remembers what it was told."""
+    """Session events that remember what they were told."""
 
     def __init__(self) -> None:
         self.texts: list[str] = []

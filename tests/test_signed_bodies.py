@@ -15,7 +15,8 @@ from concurrent.futures import Future
 import pika
 
 import tests.test_groups as test_groups
-from chat.discovery.view import events_listing
+from chat.discovery.source import EventSource
+from chat.discovery.view import listing
 from chat.groups.model import SEPARATOR
 from chat.insults import KEY
 from chat.insults.channel import CHANNEL_NAME, KIND
@@ -172,10 +173,10 @@ def test_forged_discovery_answers_are_not_listed(make_client, namespace, caplog)
             channel.basic_publish("", properties.reply_to, forged, props)
 
     with rogue_responder(AMQP_URL, namespace, on_request):
-        result = me.discovery.via_events(expected=Future())  # wait the whole time
+        result = me.discovery.events.ask(expected=Future())  # wait the whole time
     assert {a.answer.client.id for a in result.answers} == {me.me.id, bob.me.id}
     assert result.dropped == 4
-    text, _rows = events_listing(result, me.me.id)
+    text = listing(EventSource.sighting(result), me.me.id).text
     assert "forged-group" not in text and "tampered-group" not in text
     assert "key changed" not in text
     assert caplog.text.count("forged: signed by another key") >= 1

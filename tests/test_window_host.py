@@ -325,7 +325,7 @@ def test_features_reach_the_host_without_tkinter():
     import sys
 
     code = (
-        "import sys; import chat.windows.api, chat.private.manager, chat.groups.manager, "
+        "import sys; import chat.windows.api, chat.private.feature, chat.groups.manager, "
         "chat.insults; print('tkinter' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

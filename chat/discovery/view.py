@@ -1,9 +1,12 @@
 """What the user sees: numbered tables of clients and groups, as plain text.
 
-Every listing returns its text and its rows in display order, so the menu can
-turn the number the user types into a client to chat with or a group to join.
-Rows are numbered clients first, then groups, in the same order in every
-view: clients by when they came online (then ID), groups by name.
+One listing serves every source (:func:`listing`), one comparison any number
+of them (:func:`compare_listing`). Each returns its text and its rows in
+display order, so the menu can turn the number the user types into a client
+to chat with or a group to join. Rows are numbered clients first, then
+groups, in the same order in every view: clients by when they came online
+(then ID), groups by name. Tables fit ``width`` columns; a long list of
+groups is cut at ``groups_shown`` rows (the rest keep their numbers).
 """
 
 from __future__ import annotations
@@ -12,11 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chat.discovery.compare import Comparison
-from chat.discovery.lookup import RedisResult
-from chat.discovery.requester import Answered, EventResult
-from chat.front.tables import clients_table, groups_table, since, table
+from chat.discovery.source import GroupSeen, Sighting, Source, ms, who
+from chat.front.tables import WIDTH, since, table
 from chat.textsafe import name as safe
-from nameserver.registry import ClientRecord
+from nameserver.registry import ClientRecord, in_order
 
 
 @dataclass(frozen=True)
@@ -27,40 +29,28 @@ class Row:
     group: str | None = None
 
 
-Listing = tuple[str, list[Row]]
+@dataclass
+class Listing:
+    """The text to show, the rows it numbers, and the groups left out of the text."""
+
+    text: str
+    rows: list[Row]
+    #: The table of every group, when the text shows only the first ones.
+    all_groups: str | None = None
+
 
 #: Marks a client whose username came with another key than the one known for it.
 KEY_CHANGED = "key changed"
+#: Groups listed before "and N more"; at 80x24 the clients stay on screen.
+GROUPS_SHOWN = 10
+#: What the user types at the row prompt to see every group.
+ALL_GROUPS = "groups"
 
 
-def in_order(records: Sequence[ClientRecord]) -> list[ClientRecord]:
-    """Clients in the order every view shows them: online longest first, then by ID."""
-    return sorted(records, key=lambda r: (r.started, r.id))
-
-
-def count(n: int, thing: str) -> str:
-    """'1 live client', '3 live clients'."""
-    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
-
-
-def who(record: ClientRecord, own_id: str | None = None) -> str:
-    you = " (you)" if record.id == own_id else ""
-    return f"{safe(record.name)}{you} ({safe(record.id)}) at {safe(record.address)}"
-
-
-def display_name(record: ClientRecord, own_id: str | None, flagged: set[str]) -> str:
+def display_name(record: ClientRecord, own_id: str | None, flagged: Sequence[str]) -> str:
     """The NAME cell: the name, "(you)", and the key-changed flag."""
     text = f"{record.name} (you)" if record.id == own_id else record.name
     return f"{text} ({KEY_CHANGED})" if record.id in flagged else text
-
-
-def flagged_ids(result: EventResult) -> set[str]:
-    """IDs of the clients whose answers came with a changed key."""
-    return {a.answer.client.id for a in result.answers if a.warning}
 
 
 def names_of(records: Sequence[ClientRecord], own_id: str | None = None) -> str:
@@ -69,163 +59,175 @@ def names_of(records: Sequence[ClientRecord], own_id: str | None = None) -> str:
     )
 
 
-def answer_line(answered: Answered, own_id: str | None = None) -> str:
-    """One line per answer, printed as it arrives."""
-    return f"  answer from {who(answered.answer.client, own_id)} after {ms(answered.after)}"
+def listing(
+    sighting: Sighting,
+    own_id: str | None = None,
+    width: int = WIDTH,
+    groups_shown: int | None = GROUPS_SHOWN,
+) -> Listing:
+    """One source's sighting: its summary, its clients, then its groups."""
+    lines = [sighting.summary]
+    rows = [Row(client=c) for c in sighting.clients]
+    if sighting.clients:
+        lines += ["", _clients(sighting, own_id, width)]
+    shown, all_groups = _groups(sighting.groups, len(rows) + 1, own_id, width, groups_shown)
+    lines += shown
+    rows += [Row(group=g.name) for g in sighting.groups]
+    return Listing("\n".join(lines), rows, all_groups)
 
 
-def redis_listing(result: RedisResult, own_id: str | None = None) -> Listing:
-    clients = in_order(result.clients)
-    groups = sorted(result.groups, key=lambda g: g.name)
-    lines = [
-        f"The name server (Redis) lists {count(len(clients), 'live client')} and "
-        f"{count(len(groups), 'group chat')}, read in {ms(result.took)}."
-    ]
-    rows = [Row(client=c) for c in clients]
-    if clients:
-        lines += ["", clients_table(clients, own_id=own_id, numbered=True)]
-    if groups:
-        lines += ["", groups_table(groups, numbered=True, start=len(rows) + 1)]
-        rows += [Row(group=g.name) for g in groups]
-    return "\n".join(lines), rows
-
-
-def events_listing(result: EventResult, own_id: str | None = None) -> Listing:
-    last = result.last_answer
-    answers = sorted(result.answers, key=lambda a: (a.answer.client.started, a.answer.client.id))
-    lines = [
-        f"{count(len(answers), 'client')} answered the discovery event"
-        + (f", the last after {ms(last)}" if last is not None else "")
-        + f" (waited {ms(result.waited)})."
-    ]
-    rows = [Row(client=a.answer.client) for a in answers]
-    flagged = flagged_ids(result)
-    if answers:
-        body = []
-        for n, a in enumerate(answers, 1):
-            c = a.answer.client
-            body.append(
-                [
-                    n,
-                    display_name(c, own_id, flagged),
-                    c.id,
-                    c.address,
-                    since(c.started),
-                    ", ".join(a.answer.groups) or "-",
-                    ", ".join(name for _, name in a.answer.private_chats) or "-",
-                ]
-            )
-        headers = [
-            "#",
-            "NAME",
-            "ID",
-            "ADDRESS",
-            "ONLINE SINCE",
-            "GROUPS OPEN",
-            "PRIVATE CHATS WITH",
+def _clients(sighting: Sighting, own_id: str | None, width: int) -> str:
+    headers = ["#", "NAME", "ID", "ADDRESS", "ONLINE SINCE"]
+    chats = sighting.open_chats
+    if chats is not None:  # what each has open: lists, cut first to fit
+        headers = ["#", "NAME", "ID", "ADDRESS", "SINCE", "GROUPS", "CHATS WITH"]
+    body = []
+    for n, c in enumerate(sighting.clients, 1):
+        row: list[object] = [
+            n,
+            display_name(c, own_id, list(sighting.warnings)),
+            c.id,
+            c.address,
+            since(c.started),
         ]
-        lines += ["", table(headers, body)]
-    groups = result.groups()
-    if groups:
-        start = len(rows) + 1
-        body = [
-            [n, g, names_of(members, own_id)]
-            for n, (g, members) in enumerate(groups.items(), start)
-        ]
-        lines += ["", table(["#", "GROUP", "OPEN IN"], body)]
-        rows += [Row(group=g) for g in groups]
-    return "\n".join(lines), rows
+        if chats is not None:
+            has = chats.get(c.id)
+            row += [
+                ", ".join(has.groups) if has and has.groups else "-",
+                ", ".join(has.private_with) if has and has.private_with else "-",
+            ]
+        body.append(row)
+    return table(headers, body, width, give=(5, 6) if chats is not None else ())
+
+
+def _groups(
+    groups: Sequence[GroupSeen],
+    start: int,
+    own_id: str | None,
+    width: int,
+    shown: int | None,
+) -> tuple[list[str], str | None]:
+    """The lines of the groups table (cut at ``shown`` rows) and, when cut, the whole table."""
+    if not groups:
+        return [], None
+    described = any(g.kind is not None for g in groups)
+    opened = any(g.open_in for g in groups)
+    headers = ["#", "GROUP"]
+    if described:
+        headers += ["KIND", "CREATED BY", "CREATED"]
+    if opened or not described:
+        headers += ["OPEN IN"]
+    body = []
+    for n, g in enumerate(groups, start):
+        row: list[object] = [n, g.name]
+        if described:
+            created = since(g.created) if g.created is not None else "-"
+            row += [g.kind or "-", g.creator or "-", created]
+        if opened or not described:
+            row += [names_of(g.open_in, own_id) or "-"]
+        body.append(row)
+    give = [headers.index(h) for h in ("OPEN IN", "CREATED BY") if h in headers]
+    whole = table(headers, body, width, give)
+    if shown is None or len(groups) <= shown:
+        return ["", whole], None
+    more = len(groups) - shown
+    return [
+        "",
+        table(headers, body[:shown], width, give),
+        f"and {more} more: type `{ALL_GROUPS}` to list them all",
+    ], whole
 
 
 def compare_listing(
-    shared: RedisResult,
-    events: EventResult,
+    sources: Sequence[Source],
+    sightings: Sequence[Sighting],
     comparison: Comparison,
     own_id: str | None = None,
-    ttl: int | None = None,
+    width: int = WIDTH,
+    groups_shown: int | None = GROUPS_SHOWN,
 ) -> Listing:
-    redis_took = shared.error or ms(shared.took)
-    if events.error:
-        event_took = "not sent"
-    else:
-        last = events.last_answer
-        event_took = (f"last answer after {ms(last)}, " if last is not None else "") + (
-            f"waited {ms(events.waited)}"
-        )
+    """Every source's sighting side by side, then who some sources missed, and why."""
+    headings = [s.heading for s in sources]
+    took = [
+        src.failed if s.error else s.timing or ms(s.took)
+        for src, s in zip(sources, sightings, strict=True)
+    ]
     summary = table(
-        ["", "REDIS NAME SERVER", "DISCOVERY EVENT"],
+        ["", *(s.title for s in sources)],
         [
-            ["clients", len(shared.clients), len(events.answers)],
-            ["group chats", len(shared.groups), len(events.groups())],
-            ["took", redis_took, event_took],
+            ["clients", *(len(s.clients) for s in sightings)],
+            ["group chats", *(len(s.groups) for s in sightings)],
+            ["took", *took],
         ],
+        width,
     )
-    lines = ["Both ways, asked at the same time:", "", summary]
+    lines = [_all_ways(len(sources)) + ", asked at the same time:", "", summary]
     rows: list[Row] = []
-    flagged = flagged_ids(events)
+    flagged = [i for s in sightings for i in s.warnings]
     if comparison.clients:
         body = []
         for n, seen in enumerate(comparison.clients, 1):
             c = seen.record
-            body.append(
-                [
-                    n,
-                    display_name(c, own_id, flagged),
-                    c.id,
-                    c.address,
-                    "yes" if seen.in_redis else "no",
-                    "yes" if seen.answered else "no",
-                ]
-            )
+            yes = ["yes" if s else "no" for s in seen.seen]
+            body.append([n, display_name(c, own_id, flagged), c.id, c.address, *yes])
             rows.append(Row(client=c))
-        lines += ["", table(["#", "NAME", "ID", "ADDRESS", "IN REDIS", "ANSWERED"], body)]
+        lines += ["", table(["#", "NAME", "ID", "ADDRESS", *headings], body, width)]
+    all_groups = None
     if comparison.groups:
         body = []
         for n, g in enumerate(comparison.groups, len(rows) + 1):
-            body.append(
-                [n, g.name, "yes" if g.in_redis else "no", names_of(g.open_in, own_id) or "-"]
-            )
+            yes = ["yes" if s else "no" for s in g.seen]
+            body.append([n, g.name, *yes, names_of(g.open_in, own_id) or "-"])
             rows.append(Row(group=g.name))
-        lines += ["", table(["#", "GROUP", "IN REDIS", "OPEN IN (ANSWERS)"], body)]
+        headers = ["#", "GROUP", *headings, "OPEN IN (ANSWERS)"]
+        give = [len(headers) - 1]
+        whole = table(headers, body, width, give)
+        if groups_shown is not None and len(body) > groups_shown:
+            more = len(body) - groups_shown
+            lines += [
+                "",
+                table(headers, body[:groups_shown], width, give),
+                f"and {more} more: type `{ALL_GROUPS}` to list them all",
+            ]
+            all_groups = whole
+        else:
+            lines += ["", whole]
     lines.append("")
-    lines += _differences(comparison, own_id)
-    within = f" (within {ttl} s)" if ttl else ""
-    lines.append(
-        "Expected difference: a client killed a moment ago stays in Redis until its "
-        f"registration expires{within} but no longer answers events; Redis also keeps "
-        "group chats that nobody has open."
-    )
-    for error in (shared.error, events.error):
-        if error:
-            lines.append(error)
-    return "\n".join(lines), rows
+    lines += differences(sources, comparison, own_id)
+    lines += [c for c in (s.caveat() for s in sources) if c]
+    lines += [s.error for s in sightings if s.error]
+    return Listing("\n".join(lines), rows, all_groups)
 
 
-def _differences(comparison: Comparison, own_id: str | None) -> list[str]:
-    only_redis = comparison.clients_only_in_redis
-    only_events = comparison.clients_only_answering
-    if not only_redis and not only_events:
-        lines = ["Both ways found the same clients."]
-    else:
-        lines = []
-        if only_redis:
-            lines.append(
-                "Only in Redis (registered, but did not answer): "
-                + "; ".join(who(c, own_id) for c in only_redis)
-            )
-        if only_events:
-            lines.append(
-                "Only in the answers (not in Redis): "
-                + "; ".join(who(c, own_id) for c in only_events)
-            )
-    if comparison.groups_only_in_redis:
+def _all_ways(count: int) -> str:
+    return "Both ways" if count == 2 else f"All {count} ways"
+
+
+def differences(
+    sources: Sequence[Source], comparison: Comparison, own_id: str | None = None
+) -> list[str]:
+    """A sentence for each source that alone saw some clients or groups."""
+    lines = []
+    if comparison.same_clients:
+        lines.append(f"{_all_ways(len(sources))} found the same clients.")
+    for i, source in enumerate(sources):
+        only = comparison.clients_only_in(i)
+        if only:
+            lines.append(f"{source.only_here}: " + "; ".join(who(c, own_id) for c in only))
+    partly = comparison.clients_partly_seen()
+    if partly:
         lines.append(
-            "Group chats only in Redis (nobody has them open): "
-            + ", ".join(safe(g) for g in comparison.groups_only_in_redis)
+            "Seen by some ways only: "
+            + "; ".join(
+                who(c.record, own_id)
+                + " ("
+                + ", ".join(s.heading for s, yes in zip(sources, c.seen, strict=True) if yes)
+                + ")"
+                for c in partly
+            )
         )
-    if comparison.groups_only_answering:
-        lines.append(
-            "Group chats open but not in Redis: "
-            + ", ".join(safe(g) for g in comparison.groups_only_answering)
-        )
+    for i, source in enumerate(sources):
+        groups = comparison.groups_only_in(i)
+        if groups:
+            lines.append(f"{source.groups_only_here}: " + ", ".join(safe(g) for g in groups))
     return lines

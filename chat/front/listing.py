@@ -8,7 +8,7 @@ import sys
 
 import redis
 
-from chat.front.tables import clients_table, groups_table
+from chat.front.tables import clients_table, groups_table, terminal_width
 from nameserver.connect import connect, redact
 from nameserver.keys import Keys
 from nameserver.registry import Registry
@@ -37,10 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{len(clients)} client{'' if len(clients) == 1 else 's'} online")
     if clients:
-        print(clients_table(clients))
+        print(clients_table(clients, width=terminal_width()))
     print(f"\n{len(groups)} group chat(s)")
     if groups:
-        print(groups_table(groups))
+        print(groups_table(groups, width=terminal_width()))
     return 0
 
 

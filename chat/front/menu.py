@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from chat.errors import UserError
 from chat.features import Feature
+from chat.front.ask import Invalid, ask_until
 from chat.front.terminal import Terminal
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,21 @@ def _or_list(labels: list[str]) -> str:
 class Menu:
     """Shows the menu, reads a choice, runs it; re-prompts on anything else."""
 
-    def __init__(self, term: Terminal, items: list[MenuItem]) -> None:
+    def __init__(
+        self,
+        term: Terminal,
+        items: list[MenuItem],
+        open_chats: Callable[[], int] = lambda: 0,
+    ) -> None:
+        """
+        Args:
+            term: where the menu is shown and read.
+            items: the entries, Exit last.
+            open_chats: how many chats are open right now; Exit asks before ending them.
+        """
         self.term = term
         self.items = items
+        self.open_chats = open_chats
 
     def render(self) -> str:
         lines = ["", "What would you like to do?"]
@@ -70,15 +83,33 @@ class Menu:
 
     def choose(self) -> MenuItem:
         """Ask until the answer names an item."""
-        count = len(self.items)
-        while True:
-            answer = self.term.ask(f"Choose 1-{count}: ")
-            if not answer.strip():
-                continue
+
+        def check(answer: str) -> MenuItem:
             found = self.match(answer)
             if isinstance(found, MenuItem):
                 return found
-            self.term.say(found)
+            raise Invalid(found)
+
+        item = ask_until(self.term, f"Choose 1-{len(self.items)}: ", check, back=False)
+        assert item is not None  # an empty answer is asked again
+        return item
+
+    def leave(self) -> bool:
+        """Whether Exit may end the client: asked only while chats are open.
+
+        Only a "y" or "yes" leaves; anything else (Enter) goes back to the menu.
+        End of input at the question still raises ``EOFError`` (leaves at once).
+        """
+        try:
+            count = self.open_chats()
+        except Exception:
+            log.exception("could not count the open chats")
+            count = 0
+        if count <= 0:
+            return True
+        chats = "1 open chat" if count == 1 else f"{count} open chats"
+        answer = self.term.ask(f"Leave {chats}? [y/N] ").strip().casefold()
+        return answer in ("y", "yes")
 
     def run(self) -> None:
         """Loop until Exit; raises ``EOFError`` when input ends."""
@@ -87,7 +118,9 @@ class Menu:
             term.say(self.render())
             item = self.choose()
             if item.run is None:
-                return
+                if self.leave():
+                    return
+                continue
             try:
                 item.run()
             except UserError as exc:

@@ -83,6 +83,10 @@ class Terminal:
             return None
         return shutil.get_terminal_size().columns
 
+    def table_width(self) -> int:
+        """How wide a table may be: the terminal's width when known, else 80 columns."""
+        return self.columns() or 80
+
     def ask(self, prompt: str) -> str:
         """Read one line; raises ``EOFError`` at end of input."""
         with self._lock:

@@ -10,9 +10,10 @@ import re
 from typing import Literal
 
 from nameserver.keys import canonical_group
+from nameserver.registry import GroupKind
 
 Mode = Literal["connect", "subscribe"]
-Kind = Literal["persistent", "transient"]
+Kind = GroupKind  # the name server's one group-kind type
 
 #: The one spelling of a group name in keys, routing keys and queue names.
 canonical = canonical_group

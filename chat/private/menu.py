@@ -9,6 +9,7 @@ import redis
 from chat.client import Client
 from chat.errors import UserError
 from chat.features import PrivateChatOpener
+from chat.front.ask import Number
 from chat.front.tables import clients_table
 from chat.front.terminal import Terminal
 from chat.private.auth import KeyChanged
@@ -61,10 +62,5 @@ def pick(
     count = len(matches)
     term.say(f"{query!r} matches {count} clients online:")
     term.say(clients_table(matches, own_id=own_id, numbered=True))
-    while True:
-        answer = term.ask(f"Which one? 1-{count} (empty: back): ").strip()
-        if not answer:
-            return None
-        if answer.isdigit() and 1 <= int(answer) <= count:
-            return matches[int(answer) - 1]
-        term.say(f"Type a number from 1 to {count}, or just Enter to go back.")
+    number = Number(term, f"Which one? 1-{count} (empty: back): ", count).ask()
+    return None if number is None else matches[number - 1]

@@ -58,8 +58,8 @@ SILENT_BEATS = 3
 _END = object()  # outbox marker: end our half of the stream
 
 
-class Listener(Protocol):
-    """What a session reports; called on the session's reader thread."""
+class SessionEvents(Protocol):
+    """What a session reports (to its conversation); called on the session's reader thread."""
 
     def on_text(self, text: pb.Text) -> None: ...
 
@@ -96,7 +96,7 @@ class Session:
     """The state of one chat stream, shared by the reader, the writer and the sender.
 
     Args:
-        listener: told about texts, acks and the end (on the reader thread).
+        events: told about texts, acks and the end (on the reader thread).
         hello: our Hello, sent first.
         expect_hello: True on the caller's side, where the first frame that
             arrives must be the callee's Hello (after its Challenge, when
@@ -108,14 +108,14 @@ class Session:
 
     def __init__(
         self,
-        listener: Listener,
+        events: SessionEvents,
         hello: pb.Frame,
         expect_hello: bool = False,
         max_text_bytes: int = 4096,
         heartbeat: float = 1.0,
         prover: Callable[[pb.Challenge], pb.Frame] | None = None,
     ) -> None:
-        self.listener = listener
+        self.events = events
         #: Answers the callee's Challenge (caller side); used once.
         self.prover = prover
         self.max_text_bytes = max_text_bytes
@@ -327,7 +327,7 @@ class Session:
                 return
             if text.seq != self._received_seq + 1:
                 log.warning("text seq %d after %d: some were skipped", text.seq, self._received_seq)
-        self.listener.on_text(text)
+        self.events.on_text(text)
         with self._lock:
             self._received_seq = text.seq
             if not self._ack_queued and not self._closing:
@@ -339,7 +339,7 @@ class Session:
             acked = [s for s in self._unacked if s <= seq]
             ids = [self._unacked.pop(s) for s in acked]
         if ids:
-            self.listener.on_acked(ids)
+            self.events.on_acked(ids)
 
     def stream_done(self) -> None:
         """The stream is over (also the callee's ``context.add_callback``); idempotent."""
@@ -355,6 +355,6 @@ class Session:
             self._outbox.put(_END)
         self.hello_received.set()  # wake a caller still waiting for the hello
         try:
-            self.listener.on_ended(how, failed)
+            self.events.on_ended(how, failed)
         finally:
             self.done.set()

@@ -7,9 +7,9 @@ URLs shown to people.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import pika.exceptions
+
+from nameserver.connect import redact as redact  # the one rule for every URL
 
 #: The broker answered and refused the login.
 REFUSED = (
@@ -43,13 +43,3 @@ class BrokerRefused(BrokerUnavailable):
 class ConfirmTimeout(pika.exceptions.AMQPConnectionError):
     """The broker took a publish but did not confirm it in time: the connection
     is taken as wedged and reset, and the publish fails as a lost connection."""
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))

@@ -9,7 +9,6 @@ and drop it and carry on. No pickle, no eval.
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 import uuid
@@ -21,7 +20,7 @@ import pika
 
 from chat.trust import signing
 from chat.trust.identity import Identity
-from nameserver.registry import ClientRecord
+from nameserver.registry import TIME_MAX, TIME_MIN, ClientRecord, check_string, check_time
 
 SCHEMA_VERSION = 1
 CONTENT_TYPE = "application/json"
@@ -33,9 +32,10 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_TEXT_CHARS = 64 * 1024
 #: Deepest nesting of arrays and objects a body may have (ours nest 3 deep).
 MAX_DEPTH = 8
-#: Timestamps outside [2000-01-01, 2100-01-01) are not from a working clock.
-TS_MIN = 946_684_800.0
-TS_MAX = 4_102_444_800.0
+#: Timestamps outside [2000-01-01, 2100-01-01) are not from a working clock (one bound,
+#: the name server's).
+TS_MIN = TIME_MIN
+TS_MAX = TIME_MAX
 
 #: Kinds of chat message: a text someone wrote, or a membership notice.
 KINDS = frozenset({"text", "join", "leave", "insult"})
@@ -184,15 +184,10 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _text(data: dict[str, Any], key: str, limit: int, empty: bool = False) -> str:
-    value = data[key]
-    if not isinstance(value, str):
-        raise BadMessage(f"field {key!r} must be a string")
-    if not value and not empty:
-        raise BadMessage(f"field {key!r} is empty")
-    if len(value) > limit:
-        raise BadMessage(f"field {key!r} is too long")
-    _check_encodable(value, key)
-    return value
+    try:  # the name server's one rule for a string field
+        return check_string(data[key], key, limit, empty)
+    except ValueError as exc:
+        raise BadMessage(str(exc)) from None
 
 
 def _check_encodable(value: str, key: str) -> None:
@@ -204,25 +199,12 @@ def _check_encodable(value: str, key: str) -> None:
         raise BadMessage(f"field {key!r} holds a lone surrogate") from None
 
 
-def _number(data: dict[str, Any], key: str) -> float:
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadMessage(f"field {key!r} must be a number")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise BadMessage(f"field {key!r} is out of range") from None
-    if not math.isfinite(number):
-        raise BadMessage(f"field {key!r} is not a finite number")
-    return number
-
-
 def _timestamp(data: dict[str, Any], key: str) -> float:
     """A Unix time in seconds from a working clock (years 2000 to 2099)."""
-    number = _number(data, key)
-    if not TS_MIN <= number < TS_MAX:
-        raise BadMessage(f"field {key!r} is not a time between the years 2000 and 2100")
-    return number
+    try:
+        return check_time(data[key], key)
+    except ValueError as exc:
+        raise BadMessage(str(exc)) from None
 
 
 # -- discovery events ----------------------------------------------------------
@@ -329,20 +311,10 @@ class DiscoveryAnswer:
         """The answer in a body's JSON object (from :func:`decode_object`)."""
         _expect_kind(data, DISCOVERY_ANSWER)
         try:
-            client = data["client"]
-            if not isinstance(client, dict):
-                raise BadMessage("field 'client' must be an object")
-            port = client["port"]
-            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-                raise BadMessage("field 'client.port' must be a port from 1 to 65535")
-            record = ClientRecord(
-                id=_text(client, "id", 64),
-                name=_text(client, "name", 64),
-                host=_text(client, "host", 255),
-                port=port,
-                started=_timestamp(client, "started"),
-                key=_text(client, "key", 64, empty=True) if "key" in client else "",
-            )
+            try:  # the name server's one rule for a client record
+                record = ClientRecord.from_fields(data["client"])
+            except ValueError as exc:
+                raise BadMessage(f"field 'client': {exc}") from None
             groups = tuple(_text_item(g, "groups", 128) for g in _list(data, "groups"))
             chats = []
             for item in _list(data, "private_chats"):

@@ -10,10 +10,24 @@ input box is empty; Ctrl-W always closes it. Main thread only.
 from __future__ import annotations
 
 import tkinter as tk
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from chat.windows.chat_window import ChatWindow
+
+class KeyedWindow(Protocol):
+    """What the keys need of a chat window (``chat_window.ChatWindow``; not imported,
+    which would make an import circle)."""
+
+    input: Any
+    history: Any
+    top: Any
+    text_var: Any
+    last_sent: Any
+
+    def send(self, *args: Any) -> Any: ...
+
+    def close(self, *args: Any) -> Any: ...
+
+    def copy(self, *args: Any) -> Any: ...
 
 
 class InputText:
@@ -35,7 +49,7 @@ class InputText:
             self.widget.configure(state="disabled")
 
 
-def bind(window: ChatWindow) -> None:
+def bind(window: KeyedWindow) -> None:
     """Bind the keys of ``window``'s input box and toplevel."""
     box, history, top = window.input, window.history, window.top
 

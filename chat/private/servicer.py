@@ -1,11 +1,15 @@
-"""The ``PrivateChat`` gRPC service every client hosts (the callee's side of a chat)."""
+"""The ``PrivateChat`` gRPC servicer every client hosts (the callee's side of a chat).
+
+It is given the two callables it needs, never the feature: ``accept`` (turn a
+caller that proved who it is into a session, or say why not) and the
+:class:`~chat.private.auth.Gate` that checks the caller's proof.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Generator, Iterator
 
 import grpc
 
@@ -13,7 +17,7 @@ from chat import textsafe
 from chat.private.auth import Gate
 from chat.private.refusal import BUSY, UNAVAILABLE, Refusal
 from chat.private.refusal import KEY as REFUSAL_KEY
-from chat.private.session import check_hello
+from chat.private.session import Session, check_hello
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
 from chat.transport.admission import Admission, remote_address
@@ -21,13 +25,13 @@ from chat.transport.boundary import guarded
 from chat.trust.handshake import HandshakeRefused
 from nameserver.registry import ClientRecord
 
-if TYPE_CHECKING:
-    from chat.private.manager import PrivateChats
+#: Turns a caller's record into its session, or gives the reason for refusing it.
+Accept = Callable[[ClientRecord], tuple[Session | None, Refusal | None]]
 
 log = logging.getLogger(__name__)
 
 
-class PrivateChat(pb_grpc.PrivateChatServicer):
+class PrivateChatServicer(pb_grpc.PrivateChatServicer):
     """Accepts chats that other clients open with this one, once they proved who they are.
 
     Every call is counted by an :class:`~chat.transport.admission.Admission` before
@@ -36,12 +40,10 @@ class PrivateChat(pb_grpc.PrivateChatServicer):
     address and in all are capped (see that module for why this keeps the server available).
     """
 
-    def __init__(
-        self, chats: PrivateChats, admission: Admission | None = None, gate: Gate | None = None
-    ) -> None:
-        self.chats = chats
+    def __init__(self, accept: Accept, gate: Gate, admission: Admission | None = None) -> None:
+        self.accept = accept
+        self.gate = gate
         self.admission = admission or Admission()
-        self.gate = gate or Gate(chats.client.registry, chats.me)
 
     def Chat(  # the .proto's method name
         self, request_iterator: Iterator[pb.Frame], context: grpc.ServicerContext
@@ -110,7 +112,7 @@ class PrivateChat(pb_grpc.PrivateChatServicer):
         request_iterator: Iterator[pb.Frame],
         context: grpc.ServicerContext,
     ) -> Iterator[pb.Frame]:
-        accepted = guarded("accepting a chat", self.chats.accept_record, record)
+        accepted = guarded("accepting a chat", self.accept, record)
         session, refusal = accepted or (None, None)
         if session is None:
             refusal = refusal or Refusal(UNAVAILABLE, "the chat could not be opened here")
