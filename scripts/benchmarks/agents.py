@@ -91,6 +91,7 @@ class Agent:
         self._answers: dict[Any, dict[str, Any]] = {}
         self._arrived = threading.Condition()
         self._closed = False
+        self._writing = threading.Lock()  # the day's thread and a drill's may both call
         threading.Thread(target=self._read, name=f"agent {name}", daemon=True).start()
         self.samples: list[Sample] = []
 
@@ -128,8 +129,9 @@ class Agent:
         seq = next(self._seq)
         assert self.process.stdin is not None
         try:
-            self.process.stdin.write(json.dumps({"seq": seq, "op": op, **args}) + "\n")
-            self.process.stdin.flush()
+            with self._writing:
+                self.process.stdin.write(json.dumps({"seq": seq, "op": op, **args}) + "\n")
+                self.process.stdin.flush()
         except (BrokenPipeError, ValueError) as exc:
             raise AgentError(f"{self.name} is gone") from exc
         answer = self._answer(seq, timeout, op)

@@ -74,7 +74,9 @@ def _texts(chat: dict[str, Any]) -> Counter[str]:
 
 
 def _group_start(chat: dict[str, Any], report: Report) -> float:
-    start = chat.get("joined_at") or report["at"]
+    start = chat.get("joined_at")
+    if start is None:  # not joined through the soak: it cannot say since when
+        start = report["at"]
     if chat["kind"] == "transient":
         start = max(start, report.get("back_at") or 0.0)
     return start
