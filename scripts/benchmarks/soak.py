@@ -280,15 +280,17 @@ class Soak:
         findings = check(finals, self.killed, self.names)
         rows = [self._row(agent, ended[agent.name]) for agent in self.agents]
         return Outcome(
-            self.n,
-            self.minutes,
-            findings,
-            dead,
-            rows,
-            self.events,
-            self.actions,
-            self.refused,
-            str(self.workdir),
+            clients=self.n,
+            minutes=self.minutes,
+            findings=findings,
+            dead=dead,
+            rows=rows,
+            events=self.events,
+            actions=self.actions,
+            refused=self.refused,
+            sends_refused=sum(r["refused"] for r in finals + self.killed),
+            failures=self.failures,
+            workdir=str(self.workdir),
         )
 
     def _row(self, agent: Agent, end: Sample | None) -> dict[str, object]:
@@ -372,8 +374,11 @@ def results(outcome: Outcome) -> list[Result]:
 
 
 def soak() -> list[Result]:
+    import logging
     import sys
 
+    # Our own nodes refuse connections while they start; pika logs each refusal.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     outcome = run(log=lambda line: print(line, file=sys.stderr, flush=True))
     for example in outcome.failures + outcome.findings.examples + outcome.dead:
         print(f"  {example}", file=sys.stderr)
