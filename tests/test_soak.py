@@ -106,6 +106,30 @@ def test_sending_at_the_end_is_stuck():
     assert check([ann], [], NAMES).stuck == 1
 
 
+def test_a_group_message_that_never_came_back_to_its_sender_is_stuck():
+    ann = report(
+        "a1", [chat("group:ops", [], joined_at=5.0)], [("lost in the post", "group:ops", 9.0)]
+    )
+    assert check([ann], [], NAMES).stuck == 1
+    ann["chats"][0]["joined_at"] = 10.0  # sent in an earlier membership, since left
+    assert check([ann], [], NAMES).stuck == 0
+
+
+def test_a_window_whose_consumer_died_is_dead_though_no_send_was_confirmed():
+    # Both members' consumers died: their own messages never come back, but
+    # the windows took them and said nothing failed.
+    texts = {"a1": "roll ann group:ops", "b1": "roll bob group:ops"}
+    ann = report("a1", [chat("group:ops", [])], [(texts["a1"], "group:ops", 50.0)])
+    bob = report("b1", [chat("group:ops", [])], [(texts["b1"], "group:ops", 50.0)])
+    roll = {"a1": ["group:ops"], "b1": ["group:ops"]}
+    assert dead_windows([ann, bob], roll, "roll") == [
+        "ann: group:ops (from ann)",
+        "ann: group:ops (from bob)",
+        "bob: group:ops (from ann)",
+        "bob: group:ops (from bob)",
+    ]
+
+
 def test_an_open_window_without_a_peers_roll_call_is_dead():
     text = "roll ann group:book"
     ann = report(

@@ -117,13 +117,17 @@ class RabbitNode:
     ``start`` waits until an AMQP connection opens.
     """
 
-    def __init__(self, name: str, port: int, dist_port: int) -> None:
+    def __init__(
+        self, name: str, port: int, dist_port: int, settings: dict[str, str] | None = None
+    ) -> None:
+        """``settings``: more ``rabbitmq.conf`` lines, e.g. ``{"consumer_timeout": "60000"}``."""
         self.node = f"{name}@localhost"
         self.port = port
         self.base = Path(tempfile.mkdtemp(prefix=f"bench-rabbit-{port}-"))
         (self.base / "enabled_plugins").write_text("")
         (self.base / "rabbitmq-env.conf").write_text("")
-        (self.base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
+        conf = {"listeners.tcp.local": f"127.0.0.1:{port}", **(settings or {})}
+        (self.base / "rabbitmq.conf").write_text("".join(f"{k} = {v}\n" for k, v in conf.items()))
         self.env = {
             **os.environ,
             "RABBITMQ_NODENAME": self.node,

@@ -41,6 +41,8 @@ from benchmarks.soak_check import Findings, check, dead_windows
 MINUTES = 10.0
 #: Groups of the day, and whether they keep a history.
 GROUPS = {"book": "persistent", "ops": "persistent", "lunch": "transient", "random": "transient"}
+#: RabbitMQ's default consumer_timeout (s), and the working day the soak compresses (min).
+CONSUMER_TIMEOUT, DAY = 1800.0, 480.0
 RSS_GROWTH_LIMIT = 10.0  # per cent, after the warm-up
 SETTLE = 45.0  # seconds the last messages get to be confirmed before they count as stuck
 ROLL = "roll call from"
@@ -86,7 +88,15 @@ class Soak:
         self.workdir = Path(tempfile.mkdtemp(prefix="soak-"))
         self.redis = RedisServer("none", free_port())
         port = free_port()
-        self.rabbit = RabbitNode(f"soak-{uuid.uuid4().hex[:6]}", port, free_port())
+        # The broker's patience is compressed like the day: a delivery left
+        # unacknowledged for 30 minutes of a working day (8 hours) ends its channel.
+        self.consumer_timeout = max(5.0, CONSUMER_TIMEOUT * minutes / DAY)
+        self.rabbit = RabbitNode(
+            f"soak-{uuid.uuid4().hex[:6]}",
+            port,
+            free_port(),
+            {"consumer_timeout": str(int(self.consumer_timeout * 1000))},
+        )
         self.servers = {
             "namespace": f"soak-{uuid.uuid4().hex[:6]}",
             "redis": self.redis.url,

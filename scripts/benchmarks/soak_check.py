@@ -12,8 +12,9 @@ when its broker connection last came back.
   delivers from the moment you are connected; its window says what was
   missed). A private chat's peer must have every message it acknowledged.
 - **Duplicated**: the same message twice in one chat's log.
-- **Stuck**: an own message still "sending" at the end, or a window whose
-  status line still says "Sending…".
+- **Stuck**: an own message still "sending" at the end, a group message the
+  window took that never came back into it, or a window whose status line
+  still says "Sending…".
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ def check(finals: list[Report], earlier: list[Report], names: dict[str, str]) ->
             if stuck:
                 found.stuck += stuck
                 found.note(f"{report['name']}: {stuck} stuck at Sending… in {where}")
+    for report in finals:
+        for text in _never_back(report):
+            found.stuck += 1
+            found.note(f"{report['name']}: {text!r} never came back to its sender's window")
     for report in finals + earlier:
         for msg in messages(report):
             if msg.status != "sent":
@@ -113,6 +118,23 @@ def check(finals: list[Report], earlier: list[Report], names: dict[str, str]) ->
                     found.lost[where] += 1
                     found.note(f"{receiver['name']} never got {msg.text!r} in {where}")
     return found
+
+
+def _never_back(report: Report) -> list[str]:
+    """Group messages the window took that never entered its log: the window
+    still says "Sending…" for them (a consumer that died, for one)."""
+    chats = {c["key"]: c for c in report["chats"]}
+    gone = []
+    for msg in messages(report):
+        chat = chats.get(msg.key)
+        if msg.status == "gone" and chat is not None and _joined(chat) < msg.at:
+            gone.append(msg.text)
+    return gone
+
+
+def _joined(chat: dict[str, Any]) -> float:
+    joined = chat.get("joined_at")
+    return 0.0 if joined is None else joined
 
 
 def _receivers(
@@ -145,7 +167,9 @@ def dead_windows(finals: list[Report], roll: dict[str, list[str]], prefix: str) 
         sender = by_id.get(sender_id)
         if sender is None:
             continue
-        confirmed = {m.text: m for m in messages(sender) if m.status == "sent"}
+        # Taken by the window and never said to have failed: in the chat for all
+        # the sender was told (a message that never came back is stuck, too).
+        confirmed = {m.text: m for m in messages(sender) if m.status in ("sent", "gone")}
         for key in keys:
             msg = confirmed.get(f"{prefix} {sender['name']} {key}")
             if msg is None:
