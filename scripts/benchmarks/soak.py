@@ -7,10 +7,13 @@ restart and a killed client, and nothing may be lost, stuck or dead at the end.
 benchmark's own. Every client sends into one of its open chats every 1 to 4 s,
 as a person types. Meanwhile private chats and group memberships open and
 close (a ring of private chats and two memberships per client stay all day,
-so every chat has people in it throughout), and, at a quarter, half and
-70 % of the time: the broker is stopped and started, Redis is stopped and
-started (no persistence: the name server comes back empty and the clients
-register again), and one client is killed with SIGKILL and started again.
+so every chat has people in it throughout), and, at 25 %, 30 %, 50 % and
+70 % of the time: the broker is stopped and started; everyone idles (lunch)
+for longer than the broker's ``consumer_timeout``, compressed like the day
+(30 minutes of 8 hours) plus the minute in which RabbitMQ checks it; Redis
+is stopped and started (no persistence: the name server comes back empty and
+the clients register again); one client is killed with SIGKILL and started
+again.
 
 At the end every client sends a roll call into each of its chats. Reported,
 each held to its limit: dead windows (an open window that did not show a
@@ -78,7 +81,12 @@ class Soak:
     """The day's schedule, run against servers of its own."""
 
     def __init__(
-        self, clients: int, minutes: float, seed: int = 1, log: Callable[[str], None] = print
+        self,
+        clients: int,
+        minutes: float,
+        seed: int = 1,
+        log: Callable[[str], None] = print,
+        lunch: bool = True,
     ) -> None:
         self.n = clients
         self.seconds = minutes * 60
@@ -111,6 +119,8 @@ class Soak:
         self.actions = 0
         self.refused = 0
         self.failures: list[str] = []
+        self.lunch = lunch
+        self._quiet = threading.Event()  # set over lunch: nobody acts
         self._drill: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -173,6 +183,7 @@ class Soak:
         begin = time.monotonic()
         drills = [
             (0.25, "broker stop/start", self._broker_restart),
+            (0.3, "everyone idle past consumer_timeout (lunch)", self._lunch),
             (0.5, "Redis stop/start", self._redis_restart),
             (0.7, "client killed and started again", self._kill_one),
         ]
@@ -192,7 +203,8 @@ class Soak:
                 self.say(f"{now:6.0f} s  {what}")
                 self._drill = threading.Thread(target=self._timed, args=(what, drill), daemon=True)
                 self._drill.start()
-            self._churn()
+            if not self._quiet.is_set():
+                self._churn()
             # The pace of the day: a person's next action, not a wait for a condition.
             time.sleep(max(0.0, step - ((time.monotonic() - begin) - now)))
         if self._drill is not None:
@@ -235,6 +247,21 @@ class Soak:
                 self._attempt(agent, "join", group=group, mode=mode, kind=GROUPS[group])
             else:
                 self._attempt(agent, "leave", group=group)
+
+    def _lunch(self) -> None:
+        """Nobody types and nothing opens or closes for longer than the broker's
+        consumer_timeout plus the minute in which RabbitMQ checks it."""
+        if not self.lunch:
+            return
+        self._quiet.set()
+        try:
+            for agent in self.agents:
+                agent.call("traffic", on=False)
+            time.sleep(self.consumer_timeout + 65)  # the idle hour itself
+            for agent in self.agents:
+                agent.call("traffic", on=True)
+        finally:
+            self._quiet.clear()
 
     def _broker_restart(self) -> None:
         self.rabbit.restart("stop")
@@ -330,9 +357,10 @@ def run(
     minutes: float | None = None,
     seed: int = 1,
     log: Callable[[str], None] = print,
+    lunch: bool = True,
 ) -> Outcome:
     """Run the day (``MINUTES`` long unless ``minutes`` is given) and return what it found."""
-    soak = Soak(clients, MINUTES if minutes is None else minutes, seed, log)
+    soak = Soak(clients, MINUTES if minutes is None else minutes, seed, log, lunch)
     outcome = soak.run()
     outcome.workdir = str(soak.workdir)
     return outcome
