@@ -250,7 +250,9 @@ class App:
         )
         from chat.windows.host import TkWindowHost
 
-        client.windows = TkWindowHost(self.root)
+        client.windows = TkWindowHost(
+            self.root, notify=config.notify, max_bytes=config.max_message_bytes
+        )
         self.client = client
         self.features = build_features(client)
         for feature in self.features:

@@ -48,6 +48,9 @@ class Config:
     group_max_age: str = "30D"
     group_max_bytes: int = 1_000_000_000
     close_delay: float = 3.0
+    #: A desktop notification (``notify-send``) for messages arriving in a window
+    #: without focus, once per burst; the bell and the urgency hint come anyway.
+    notify: bool = False
     log_dir: str = "~/.local/state/distchat/logs"
     state_dir: str = "~/.local/state/distchat"
     #: A key file to use as this user's identity instead of the one kept per username

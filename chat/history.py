@@ -65,8 +65,9 @@ class OldMessage(NamedTuple):
     warning: str = ""
 
 
-#: ``listener(event, what)``: ("added", entry), ("updated", entry), or
-#: ("prepended", list of entries, oldest first, now above all the others).
+#: ``listener(event, what)``: ("added", entry), ("updated", entry),
+#: ("prepended", list of entries, oldest first, now above all the others), or
+#: ("members", tuple of names): who is in the chat now.
 Listener = Callable[[str, Any], None]
 
 
@@ -79,6 +80,7 @@ class ChatLog:
         self._seen: set[tuple[str, str]] = set()
         self._by_id: dict[str, Entry] = {}
         self.listener: Listener | None = None
+        self._members: tuple[str, ...] | None = None
 
     def _add(self, entry: Entry) -> Entry:
         self.entries.append(_made_safe(entry))
@@ -167,8 +169,30 @@ class ChatLog:
             self.listener("updated", entry)
         return entry
 
+    def set_members(self, names: Sequence[str]) -> None:
+        """Who is in the chat now: stored sorted and made safe, and told to the listener."""
+        safe = tuple(sorted((safe_name(n) for n in names), key=lambda n: (n.casefold(), n)))
+        self._members = safe
+        if self.listener is not None:
+            self.listener("members", safe)
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The names of who is in the chat, sorted; () until :meth:`set_members` is called."""
+        return self._members or ()
+
+    @property
+    def members_known(self) -> bool:
+        """True once :meth:`set_members` was called (a chat that has members to show)."""
+        return self._members is not None
+
     def texts(self, side: Side | None = None) -> list[str]:
         return [e.text for e in self.entries if side is None or e.side == side]
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """``n`` and the noun that goes with it: "1 earlier message", "2 earlier messages"."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
 
 
 def _made_safe(entry: Entry) -> Entry:

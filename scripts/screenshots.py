@@ -4,11 +4,14 @@
 Starts three clients (alice, bob and carol) in this process against the real
 Redis and RabbitMQ, each with its private-chat server, group chats and the
 insult channel, on a virtual display of its own (Xvfb); fills a private
-chat, a persistent group with history from earlier days, and the insult
+chat, a persistent group with history from earlier days (its member line,
+and an "unread from here" line after carol was away), and the insult
 channel; and saves one PNG per window with ImageMagick's ``import``.
 
-Usage: ``.venv/bin/python scripts/screenshots.py [--out DIR]`` (needs Xvfb and
-ImageMagick: ``apt-get install xvfb imagemagick``).
+Usage: ``.venv/bin/python scripts/screenshots.py [--out DIR] [--wm] [--screen PNG]``
+(needs Xvfb and ImageMagick: ``apt-get install xvfb imagemagick``). ``--wm``
+runs openbox on the display, as a desktop would; ``--screen`` also saves the
+whole screen at the end, to look at the windows as a user sees them.
 """
 
 from __future__ import annotations
@@ -120,6 +123,14 @@ def say(scene: Scene, window: Any, text: str) -> None:
     scene.settle(0.25)
 
 
+def focus(scene: Scene, window: Any) -> None:
+    """The user clicks into ``window`` (the keyboard goes to its input box)."""
+    window.frame.event_generate("<ButtonPress-1>", x=2, y=2)
+    window.top.focus_force()
+    scene.wait(window.has_focus, "the keyboard in the window")
+    scene.settle(0.1)
+
+
 def shoot(scene: Scene, window: Any, path: Path) -> None:
     window.top.lift()
     window.top.geometry("+40+40")
@@ -139,6 +150,7 @@ def private_chat(scene: Scene, alice: Any, bob: Any, out: Path) -> None:
 
     mine = scene.wait(lambda: window(alice, title_a), "alice's window")
     theirs = scene.wait(lambda: window(bob, title_b), "bob's window")
+    focus(scene, theirs)  # the picture is bob's: he is in his window
     say(scene, mine, "Hi Bob! Did you get the slides for tomorrow?")
     say(scene, theirs, "Yes, thanks. I had a look this morning.")
     say(scene, theirs, "Slide 12 has last year's figures, though.")
@@ -197,11 +209,23 @@ def group_chat(scene: Scene, alice: Any, bob: Any, carol: Any, out: Path) -> Non
     scene.wait(lambda: any(s == "separator" for s, _ in window_c.shown()), "the separator")
     bob.groups.join(group, "subscribe", "persistent")
     scene.wait(lambda: ("notice", "bob joined") in window_c.shown(), "bob's join")
+    focus(scene, window_c)  # the pictures are carol's: she is in her window
     say(scene, window_a, "Welcome, Carol! We are on 'The Left Hand of Darkness'.")
     say(scene, window_a, "Meeting is on the 14th, 7 pm, usual place.")
     say(scene, window_c, "Thanks! I'll pick up a copy this week.")
     scene.wait(lambda: len([s for s, _ in window_c.shown() if s == "own"]) == 1, "carol's own")
     shoot(scene, window_c, out / "group-chat.png")
+    # Who is there: the group feature keeps the member line; shown here either way.
+    if not window_c.log.members_known:
+        window_c.log.set_members(["alice", "bob", "carol", "dana", "erik"])
+    # Carol goes to another window; what comes meanwhile is under the unread line.
+    focus(scene, window_a)
+    say(scene, window_a, "Dana, Erik: are you coming on the 14th?")
+    say(scene, window_a, "I can bring my copy for anyone who needs one.")
+    scene.wait(lambda: window_c.view.unread_before() is not None, "the unread line")
+    focus(scene, window_c)
+    window_c.scroll_to_end()
+    shoot(scene, window_c, out / "group-chat-members-unread.png")
     # Carol scrolls up to read; new messages wait below, announced by the bar.
     window_c.history.yview_scroll(-6, "units")
     scene.settle(0.2)
@@ -224,6 +248,7 @@ def insult_channel(scene: Scene, alice: Any, bob: Any, out: Path) -> None:
     bob_insults.open()
     window_a = scene.wait(lambda: alice.client.windows.window(KEY), "alice's insult channel")
     window_b = scene.wait(lambda: bob.client.windows.window(KEY), "bob's insult channel")
+    focus(scene, window_a)
     say(scene, window_b, "Your mother was a hamster and your father smelt of elderberries!")
     say(scene, window_b, "I fart in your general direction.")
     say(scene, window_a, "You empty-headed animal food trough wiper!")
@@ -253,6 +278,8 @@ def clean(namespace: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(HERE.parent / "docs" / "screenshots"))
+    parser.add_argument("--wm", action="store_true", help="run openbox on the display")
+    parser.add_argument("--screen", help="also save the whole screen to this PNG at the end")
     args = parser.parse_args()
     for tool in ("Xvfb", "import"):
         if shutil.which(tool) is None:
@@ -262,6 +289,9 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     namespace = f"shots-{uuid.uuid4().hex[:8]}"
     xvfb = start_display()
+    wm = None
+    if args.wm and shutil.which("openbox"):
+        wm = subprocess.Popen(["openbox"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         scene = Scene(namespace)
         try:
@@ -269,10 +299,17 @@ def main() -> int:
             private_chat(scene, alice, bob, out)
             group_chat(scene, alice, bob, carol, out)
             insult_channel(scene, alice, bob, out)
+            if args.screen:
+                scene.settle(0.5)
+                subprocess.run(["import", "-window", "root", args.screen], check=True)
+                print(f"saved {args.screen}")
         finally:
             scene.close()
             clean(namespace)
     finally:
+        if wm is not None:
+            wm.terminate()
+            wm.wait(5)
         xvfb.terminate()
         xvfb.wait(5)
     return 0

@@ -223,7 +223,7 @@ class TestClient:
         if root is not None:
             from chat.windows.host import TkWindowHost
 
-            self.client.windows = TkWindowHost(root)
+            self.client.windows = TkWindowHost(root, max_bytes=config.max_message_bytes)
         self.features = make(self.client) if make is not None else build_features(self.client, keys)
         for feature in self.features:
             feature.start()
@@ -307,3 +307,14 @@ class TestClient:
             self.registry.deregister(self.me.id)
         except Exception:
             pass
+
+
+def come_back(root: Any, window: Any) -> None:
+    """The user comes back to a chat ``window``: a click on it, and the keyboard in it.
+
+    An ended chat counts down to closing only then.
+    """
+    window.frame.event_generate("<ButtonPress-1>", x=2, y=2)
+    window.top.focus_force()
+    root.update()  # the FocusIn events run
+    tk_wait(root, window.has_focus, what="the keyboard in the window")

@@ -212,3 +212,26 @@ def test_a_setup_that_is_not_possible_yet_is_retried_after_a_reconnect(namespace
         wait_for(lambda: got == [b"served"], what="delivery after the retried setup")
     finally:
         broker.close()
+
+
+def test_a_shared_channel_the_broker_closes_while_idle_is_said_and_reopened(namespace: str):
+    """The broker closes the channel later, on its own (here: an acknowledgement
+    of a delivery it never made, 406), while no call is made on it: pika only
+    wakes the broker thread. The listeners hear lost then back, and consumers
+    work again."""
+    name = f"distchat-test-{uuid.uuid4().hex[:8]}"
+    events: list[str] = []
+    broker = Broker(AMQP_URL, name=name)
+    broker.add_listener(lambda: events.append("lost"), lambda: events.append("back"))
+    broker.start()
+    try:
+        queue = f"{namespace}.q"
+        got: list[bytes] = []
+        broker.add_setup(_consume_into(queue, got))
+        broker.call(lambda ch: ch.basic_ack(999_999))  # returns; the close comes after
+        wait_for(lambda: events == ["lost", "back"], timeout=10, what="lost then back")
+        assert broker.connected
+        broker.publish("", queue, b"after")
+        wait_for(lambda: got == [b"after"], what="delivery on the reopened channel")
+    finally:
+        broker.close()

@@ -21,7 +21,7 @@ from chat.transport.rpc import create_server
 from chat.trust.tls import generate
 from nameserver.registry import ClientRecord
 from tests.rawcaller import RawCall, signed_record
-from tests.support import TestClient, tk_wait, wait_for
+from tests.support import TestClient, come_back, tk_wait, wait_for
 
 
 class InProcess(TestClient):
@@ -219,6 +219,7 @@ def test_closing_a_window_shows_the_notice_and_closes_the_other(make_client, tk_
         what="the disconnect notice in bob's window",
     )
     assert str(theirs.input.cget("state")) == "disabled"
+    come_back(tk_root, theirs)  # the countdown runs once the user is back
     tk_wait(tk_root, lambda: theirs.closed, what="bob's window closing by itself")
     assert bob.chats.active_peers() == []
     assert alice.chats.active_peers() == []
@@ -238,6 +239,7 @@ def test_exit_says_goodbye_on_every_chat(make_client, tk_root):
         lambda: ("notice", "alice left the chat") in theirs.shown(),
         what="the disconnect notice after alice exits",
     )
+    come_back(tk_root, theirs)  # the countdown runs once the user is back
     tk_wait(tk_root, lambda: theirs.closed, what="bob's window closing by itself")
 
 
@@ -407,6 +409,7 @@ def test_killed_caller_process_is_noticed_by_the_callee(make_client, spawn, tk_r
     theirs = open_from_process(tk_root, alice, bob)
     bob.kill()
     wait_lost(tk_root, theirs, "bob", 5, "the disconnect notice within 5 s of SIGKILL")
+    come_back(tk_root, theirs)  # the countdown runs once the user is back
     tk_wait(tk_root, lambda: theirs.closed, what="alice's window closing by itself")
     assert alice.chats.active_peers() == []
 
@@ -467,6 +470,7 @@ def test_calls_that_cross_give_one_chat_with_a_window_on_each_side(make_client, 
             lambda: not alice.chats.active_peers() and not bob.chats.active_peers(),
             what="the chat over on both sides",
         )
+        come_back(tk_root, window_b)  # the countdown runs once the user is back
         tk_wait(tk_root, lambda: window_b.closed, what="bob's window closing")  # noqa: B023
 
 

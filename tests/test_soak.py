@@ -150,9 +150,7 @@ def test_an_open_window_without_a_peers_roll_call_is_dead():
 def test_a_short_day_loses_nothing_and_leaves_no_window_dead_or_stuck():
     if not os.environ.get("DISPLAY"):
         pytest.skip("no DISPLAY (run through scripts/test.sh, which starts Xvfb)")
-    # No lunch: idling past consumer_timeout takes over a minute (RabbitMQ checks
-    # it once a minute); the drills of the group and broker tests idle instead.
-    outcome = soak.run(clients=4, minutes=1.25, log=print, lunch=False)
+    outcome = soak.run(clients=4, minutes=1.25, log=print)
     for row in soak.results(outcome):
         print(f"{row.metric}: {row.value} {row.unit}")
     f = outcome.findings

@@ -118,16 +118,16 @@ def test_absurd_times_and_escapes_never_stop_a_batch_from_being_drawn(tk_root):
 
 
 def test_an_entry_that_cannot_be_drawn_never_stops_the_rest(tk_root, monkeypatch):
-    from chat.windows import style
+    from chat.windows.colours import ColourBook
 
-    real = style.colour_tag
+    real = ColourBook.tag_for
 
-    def colour_tag(sender_id: str) -> str:
-        if sender_id == "br0k":
+    def tag_for(self: ColourBook, name: str) -> str:
+        if name == "eve":
             raise ValueError("cannot draw this one")
-        return real(sender_id)
+        return real(self, name)
 
-    monkeypatch.setattr(style, "colour_tag", colour_tag)
+    monkeypatch.setattr(ColourBook, "tag_for", tag_for)
     chat_log = ChatLog("me")
     chat_log.message("bob", "bob", "first", "m1", 1795660800.0)
     chat_log.message("br0k", "eve", "broken at open", "m2", 1795660900.0)

@@ -41,6 +41,13 @@ def last_line_visible(window: ChatWindow, text: str) -> bool:
     return bool(index) and window.history.bbox(index) is not None
 
 
+def come_back(root, window: ChatWindow) -> None:
+    """The user is in ``window`` (the keyboard is in its input box)."""
+    window.input.focus_force()
+    root.update()  # the FocusIn events run
+    tk_wait(root, window.has_focus, what="the keyboard in the window")
+
+
 def test_two_clients_on_one_screen_open_their_first_windows_apart(host, tk_root):
     import tkinter
 
@@ -157,6 +164,7 @@ def test_keep_open_stops_the_closing_and_reading_postpones_it(host, tk_root):
     fill(chat_log, 60)
     window = open_chat(host, tk_root, "bob", log=chat_log, on_send=lambda _t: None)
     tk_wait(tk_root, lambda: window.at_bottom(), what="the bottom")
+    come_back(tk_root, window)
     host.ended("bob", "bob left the chat", "bob has left the chat.", 0.3)
     tk_root.update()
     assert window.closing_bar.winfo_ismapped()
@@ -173,6 +181,7 @@ def test_keep_open_stops_the_closing_and_reading_postpones_it(host, tk_root):
     other = open_chat(host, tk_root, "dan", log=ChatLog("me"), on_send=lambda _t: None)
     fill(other.log, 60)
     tk_root.update()
+    come_back(tk_root, other)
     other.history.yview_moveto(0)
     tk_root.update()
     host.ended("dan", "dan left the chat", "dan has left the chat.", 0.2)
@@ -194,6 +203,7 @@ def test_a_reader_at_the_bottom_stays_there_when_the_pane_shrinks(host, tk_root)
     tk_wait(tk_root, lambda: last_line_visible(window, "line 59"), what="the newest still in view")
     assert window.at_bottom()
     # The closing bar takes room from the pane too; the window still closes by itself.
+    come_back(tk_root, window)
     host.ended("bob", "bob left the chat", "bob has left the chat.", 0.3)
     tk_wait(tk_root, lambda: window.closed, what="the window closing by itself")
 
@@ -258,8 +268,14 @@ def test_keyboard_shift_enter_up_escape_and_copy(host, tk_root):
     window.menu.invoke("Copy")
     assert "first line" in tk_root.clipboard_get()
 
+    # Escape with a draft in the box neither closes the window nor clears the draft.
     box.focus_force()
     tk_root.update()
+    box.event_generate("<Escape>", when="tail")
+    tk_root.update()
+    assert not window.closed and closed == []
+    assert window.text_var.get() == "first line\nsecond line"
+    window.text_var.set("")
     box.event_generate("<Escape>", when="tail")
     tk_root.update()
     assert window.closed and closed == [True]

@@ -24,6 +24,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from chat.history import counted
 from chat.private.store import PrivateHistory, StoredMessage
 
 if TYPE_CHECKING:
@@ -170,4 +171,4 @@ def _show_earlier(
     for message in earlier:
         sender = me.id if message.direction == "out" else peer.id
         chat_log.message(sender, message.username, message.text, message.message_id, message.ts)
-    chat_log.separator(f"{len(earlier)} earlier messages, kept on this computer")
+    chat_log.separator(f"{counted(len(earlier), 'earlier message')}, kept on this computer")

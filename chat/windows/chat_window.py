@@ -4,8 +4,12 @@ The window holds no chat logic: sending is the chat's ``on_send`` callback,
 and what is shown comes from the log. It owns how the conversation reads:
 headers per run of messages, date lines, own messages in a shaded block,
 following new messages at the bottom, the "new messages" bar when scrolled
-up, the unread count in the title, and the visible, stoppable closing after
-the other side left. Created by :mod:`chat.windows.host`; main thread only.
+up, the unread count in the title, the "unread from here" line, the bell and
+urgency hint for arrivals (:mod:`.attention`), the member line of a group
+(:mod:`.members`), the keyboard (:mod:`.keys`), and the visible, stoppable
+closing after the other side left, which counts down only while the user is
+in the window. Activating the window in any way puts the keyboard in its
+input box. Created by :mod:`chat.windows.host`; main thread only.
 """
 
 from __future__ import annotations
@@ -20,9 +24,13 @@ from typing import Any
 
 from chat.history import Entry
 from chat.textsafe import TITLE_CHARS, for_title
-from chat.windows import style
+from chat.transport.wire import utf8_size
+from chat.windows import keys, style
 from chat.windows.api import Chat
+from chat.windows.attention import Attention
+from chat.windows.closing import Countdown
 from chat.windows.history_view import HistoryView
+from chat.windows.members import MemberLine
 
 log = logging.getLogger(__name__)
 
@@ -30,25 +38,6 @@ WINDOW_CLASS = "Distchat"
 WIDTH, HEIGHT = 560, 540
 #: A window that opened by itself gives back a focus it got within this time.
 RETURN_FOCUS_SECONDS = 1.0
-
-
-class _InputText:
-    """The input box's text with ``StringVar``'s ``get``/``set``."""
-
-    def __init__(self, widget: tk.Text) -> None:
-        self.widget = widget
-
-    def get(self) -> str:
-        return self.widget.get("1.0", "end-1c")
-
-    def set(self, text: str) -> None:
-        disabled = str(self.widget.cget("state")) == "disabled"
-        if disabled:
-            self.widget.configure(state="normal")
-        self.widget.delete("1.0", "end")
-        self.widget.insert("1.0", text)
-        if disabled:
-            self.widget.configure(state="disabled")
 
 
 class ChatWindow:
@@ -61,17 +50,21 @@ class ChatWindow:
         geometry: str | None = None,
         focus: bool = True,
         on_destroyed: Callable[[ChatWindow], None] | None = None,
+        notify: bool = False,
+        max_bytes: int | None = None,
     ) -> None:
         self.chat = chat
         self.log = chat.log
         self.closed = False
         self.unread = 0
+        self.last_sent = ""
+        self.max_bytes = max_bytes
         self._on_destroyed = on_destroyed
         self._fonts = style.fonts_for(root)
         self._pin_bottom = False
-        self._last_sent = ""
-        self._closing_job: str | None = None
-        self._closing_left = 0.0
+        self._too_long = False  # the status says the text in the box is too long
+        self._active = False  # the keyboard is in this window (as last seen)
+        self._line_moves = True  # the user was here since the unread line was drawn
         self._return_focus: tk.Misc | None = None
         self._return_until = 0.0
 
@@ -80,21 +73,22 @@ class ChatWindow:
         self.top.geometry(geometry or f"{WIDTH}x{HEIGHT}")
         self.top.minsize(340, 300)
         self.top.protocol("WM_DELETE_WINDOW", self.close)
+        self.attention = Attention(self.top, notify)
 
         frame = ttk.Frame(self.top, padding=(8, 8, 8, 6), style="Chat.TFrame")
         frame.pack(fill="both", expand=True)
         self.frame = frame
+        self.members = MemberLine(frame, self._fonts.small, row=0)
         pane = tk.Frame(frame, background=style.BORDER, padx=1, pady=1)
-        pane.grid(row=0, column=0, columnspan=2, sticky="nsew")
-        self.view = HistoryView(pane, self._fonts, on_top=self._on_top)
+        pane.grid(row=1, column=0, columnspan=2, sticky="nsew")
+        self.view = HistoryView(pane, self._fonts, on_top=self._on_top, on_touch=self.to_input)
         self.history = self.view.text
         self.new_bar = self.view.new_bar
 
-        self.closing_bar = ttk.Frame(frame, padding=(8, 4), style="Closing.TFrame")
-        self.closing_label = ttk.Label(self.closing_bar, text="", style="Closing.TLabel")
-        self.closing_label.pack(side="left")
-        self.keep_button = ttk.Button(self.closing_bar, text="Keep open", command=self.keep_open)
-        self.keep_button.pack(side="right")
+        self.countdown = Countdown(frame, 2, self.has_focus, self.reading, self.destroy)
+        self.closing_bar = self.countdown.bar
+        self.closing_label = self.countdown.label
+        self.keep_button = self.countdown.keep_button
 
         self.input = tk.Text(
             frame,
@@ -112,20 +106,28 @@ class ChatWindow:
             highlightcolor=style.ACCENT,
             background="#ffffff",
         )
-        self.text_var = _InputText(self.input)
+        self.text_var = keys.InputText(self.input)
         self.send_button = ttk.Button(frame, text="Send", command=self.send, style="Send.TButton")
-        self.input.grid(row=2, column=0, sticky="ew", pady=(6, 0))
-        self.send_button.grid(row=2, column=1, sticky="se", padx=(6, 0), pady=(6, 0))
+        self.input.grid(row=3, column=0, sticky="ew", pady=(6, 0))
+        self.send_button.grid(row=3, column=1, sticky="se", padx=(6, 0), pady=(6, 0))
         self.status = ttk.Label(frame, text="", style="Status.TLabel", justify="left")
-        self.status.grid(row=3, column=0, columnspan=2, sticky="ew", pady=(4, 0))
+        self.status.grid(row=4, column=0, columnspan=2, sticky="ew", pady=(4, 0))
         frame.columnconfigure(0, weight=1)
-        frame.rowconfigure(0, weight=1)
+        frame.rowconfigure(1, weight=1)
         frame.bind("<Configure>", self._on_resized)
 
-        self._bind_keys()
+        keys.bind(self)
+        self.top.bind("<FocusIn>", self._on_focus)
+        self.top.bind("<FocusOut>", self._on_focus_out)
+        self.input.bind("<<Modified>>", self._on_edited)
+        self.menu = tk.Menu(self.history, tearoff=False)
+        self.menu.add_command(label="Copy", command=self.copy)
+        self.menu.add_command(label="Select all", command=self._select_all)
+        self.history.bind("<Button-3>", self._on_menu)
         for entry in self.log.entries:  # an entry that cannot be drawn does not stop the rest
             self.view.append(entry)
         self.log.listener = self._on_log
+        self.members.show(self.log.members if self.log.members_known else None)
         if chat.read_only is not None or chat.on_send is None:
             self.set_read_only(chat.read_only or "This chat is read only.")
         self.top.after_idle(self.scroll_to_end)
@@ -141,46 +143,6 @@ class ChatWindow:
             self.top.bind("<KeyPress>", self._on_user_touch, add=True)
 
     # -- keys and menus ------------------------------------------------------
-
-    def _bind_keys(self) -> None:
-        i = self.input
-        i.bind("<Return>", self._on_return)
-        i.bind("<KP_Enter>", self._on_return)
-        i.bind("<Shift-Return>", self._on_newline)
-        i.bind("<Shift-KP_Enter>", self._on_newline)
-        i.bind("<Up>", self._on_up)
-        for sequence in ("<Escape>", "<Control-w>", "<Control-W>"):
-            self.top.bind(sequence, lambda _e: self.close())
-        self.top.bind("<Control-c>", self._on_copy_key)
-        self.top.bind("<FocusIn>", self._on_focus)
-        self.menu = tk.Menu(self.history, tearoff=False)
-        self.menu.add_command(label="Copy", command=self.copy)
-        self.menu.add_command(label="Select all", command=self._select_all)
-        self.history.bind("<Button-3>", self._on_menu)
-        # A disabled Text takes no focus on click; it must, for Ctrl-C to reach it.
-        self.history.bind("<Button-1>", lambda _e: self.history.focus_set(), add=True)
-
-    def _on_return(self, _event: Any) -> str:
-        self.send()
-        return "break"
-
-    def _on_newline(self, _event: Any) -> str:
-        self.input.insert("insert", "\n")
-        self.input.see("insert")
-        return "break"
-
-    def _on_up(self, _event: Any) -> str | None:
-        if self.text_var.get() or not self._last_sent:
-            return None
-        self.text_var.set(self._last_sent)
-        self.input.mark_set("insert", "end-1c")
-        return "break"
-
-    def _on_copy_key(self, _event: Any) -> str | None:
-        if self.history.tag_ranges("sel"):
-            self.copy()
-            return "break"
-        return None
 
     def copy(self) -> bool:
         """Put the selected history text on the clipboard; False when nothing is selected."""
@@ -218,9 +180,35 @@ class ChatWindow:
         ):
             back.focus_force()
             return
+        if not self._active and self.has_focus():  # a FocusIn may come after focus moved on
+            # The window was activated (title bar, Alt-Tab, a click): the
+            # keyboard goes to the input box; moves inside it stay where they go.
+            self._active = True
+            self.to_input()
+            self._came_back()
+
+    def _on_focus_out(self, _event: Any) -> None:
+        # A move between widgets of this window also sends FocusOut: look
+        # again once Tk has settled where the focus went.
+        self.top.after_idle(self._check_focus)
+
+    def _check_focus(self) -> None:
+        if not self.closed:
+            self._active = self.has_focus()
+
+    def to_input(self) -> None:
+        """Put the keyboard in the input box (the user touched or activated the window)."""
+        if not self.closed:
+            self.input.focus_set()
+
+    def _came_back(self) -> None:
+        """The user is in the window: arrivals are seen, a waiting close counts down."""
+        self._line_moves = True
+        self.attention.seen()
         if self.unread:
             self.unread = 0
             self._show_title()
+        self.countdown.came_back()
 
     def _show_title(self) -> None:
         """The chat's title, made safe (it holds remote names), after the unread count."""
@@ -237,6 +225,7 @@ class ChatWindow:
         # squeezing) the message pane, and a long sentence is never clipped.
         self.status.configure(wraplength=max(100, event.width - 24))
         self.closing_label.configure(wraplength=max(100, event.width - 140))
+        self.members.resized(event.width)
 
     # -- the history ---------------------------------------------------------
 
@@ -247,6 +236,8 @@ class ChatWindow:
             self._on_added(what)
         elif event == "prepended":
             self.view.prepend(what)
+        elif event == "members":
+            self.members.show(what)
         else:
             self.view.update_status(what)
 
@@ -255,10 +246,16 @@ class ChatWindow:
         follow = self._pin_bottom or entry.side == "own" or self.at_bottom()
         if entry.side == "own":
             self._pin_bottom = False
-        self.view.add(entry, follow)
-        if entry.side == "peer" and not self.has_focus():
+        away = entry.side == "peer" and not self.has_focus()
+        # The line moves to the first arrival after the user was last here.
+        line = away and self._line_moves
+        if line:
+            self._line_moves = False
+        self.view.add(entry, follow, unread_line=line)
+        if away:
             self.unread += 1
             self._show_title()
+            self.attention.arrived(self.chat.title, entry.sender_name, entry.text)
 
     def _on_top(self) -> None:
         if not self.closed and self.chat.on_older is not None:
@@ -287,17 +284,31 @@ class ChatWindow:
             return
         text = text.strip("\n")
         problem = self.chat.on_send(text)
+        if self.has_focus():
+            self.input.focus_set()  # a click on Send leaves the keyboard in the box
         if problem is None:
-            self._last_sent = text
+            self.last_sent = text
             self.text_var.set("")
             self.status.configure(text="")
+            self._too_long = False
             self._pin_bottom = True  # your own message always comes into view
             self.scroll_to_end()
         else:
             self.status.configure(text=problem)
+            self._too_long = self.max_bytes is not None and utf8_size(text) > self.max_bytes
+
+    def _on_edited(self, _event: Any) -> None:
+        # The "too long" sentence goes as soon as the text fits again.
+        self.input.edit_modified(False)
+        if self._too_long and self.max_bytes is not None:
+            text = self.text_var.get().strip("\n")
+            if utf8_size(text) <= self.max_bytes:
+                self._too_long = False
+                self.set_status("")
 
     def set_status(self, text: str) -> None:
         if not self.closed:
+            self._too_long = False
             self.status.configure(text=text)
 
     def set_read_only(self, reason: str) -> None:
@@ -323,45 +334,21 @@ class ChatWindow:
         return not self.at_bottom() or bool(self.history.tag_ranges("sel"))
 
     def close_after(self, seconds: float) -> None:
-        """Close by itself in ``seconds``, showing a countdown and "Keep open"."""
-        if self.closed or self._closing_job is not None:
-            return
-        self._closing_left = max(0.0, seconds)
-        self.closing_bar.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(6, 0))
-        self._tick()
-
-    def _tick(self) -> None:
-        self._closing_job = None
-        if self.closed:
-            return
-        if self.reading():
-            self.closing_label.configure(text="This window closes when you are back at the bottom.")
-            self._closing_job = self.top.after(300, self._tick)
-            return
-        if self._closing_left <= 0:
-            self.destroy()
-            return
-        whole = max(1, round(self._closing_left))
-        self.closing_label.configure(text=f"This chat is over; the window closes in {whole} s.")
-        step = min(1.0, self._closing_left)
-        self._closing_left -= step
-        self._closing_job = self.top.after(int(step * 1000), self._tick)
+        """Close by itself in ``seconds``, showing a countdown and "Keep open"; the
+        countdown runs only while the user is in the window (:mod:`.closing`)."""
+        if not self.closed:
+            self.countdown.start(seconds)
 
     @property
     def closing(self) -> bool:
-        return self._closing_job is not None
+        return self.countdown.active
 
     def keep_open(self) -> None:
         """Stop the closing; the window stays until the user closes it."""
-        self.cancel_closing()
+        self.countdown.cancel()
 
     def cancel_closing(self) -> None:
-        if self._closing_job is not None:
-            with contextlib.suppress(tk.TclError):
-                self.top.after_cancel(self._closing_job)
-            self._closing_job = None
-        if not self.closed:
-            self.closing_bar.grid_remove()
+        self.countdown.cancel()
 
     def present(self) -> None:
         """Bring the window to the front."""
@@ -386,7 +373,7 @@ class ChatWindow:
         if self.closed:
             return
         self.closed = True
-        self.cancel_closing()
+        self.countdown.stop()
         self.view.cancel()
         if self.log.listener == self._on_log:
             self.log.listener = None

@@ -3,7 +3,10 @@
 It draws headers once per run of messages, date lines, own messages in a
 shaded block and delivery marks; it puts older pages in above without moving
 the reader; it follows new entries while the reader is at the bottom and
-otherwise counts them on a "new messages" bar. Main thread only.
+otherwise counts them on a "new messages" bar; it draws the "unread from
+here" line, names in colours kept apart per window (:mod:`.colours`), links
+that open in the browser (:mod:`.links`), and keeps own blocks and peers'
+lines to a readable width on wide windows. Main thread only.
 
 Every entry is found again by two marks around its text (for reading back
 what is shown), never by a tag per entry: thousands of tags would slow every
@@ -19,7 +22,11 @@ from tkinter import ttk
 
 from chat.history import Entry
 from chat.transport.boundary import guarded
-from chat.windows import style
+from chat.windows import links, style
+from chat.windows.colours import ColourBook
+
+#: The line above the first message that came while the window had no focus.
+UNREAD_TEXT = "unread from here"
 
 
 class HistoryView:
@@ -29,12 +36,21 @@ class HistoryView:
         parent: where the pane goes (packed to fill it).
         fonts: the window's fonts.
         on_top: called (once per idle moment) while the view is at the very top.
+        on_touch: called after the user clicked the pane or the "new messages" bar.
     """
 
     def __init__(
-        self, parent: tk.Misc, fonts: style.Fonts, on_top: Callable[[], None] | None = None
+        self,
+        parent: tk.Misc,
+        fonts: style.Fonts,
+        on_top: Callable[[], None] | None = None,
+        on_touch: Callable[[], None] | None = None,
     ) -> None:
         self.on_top = on_top
+        self.on_touch = on_touch
+        self.colours = ColourBook()
+        self._unread: tuple[str, str] | None = None  # marks around the unread line
+        self._unread_at: str | None = None  # start mark of the entry below it
         self._rendered: list[tuple[str, str, str]] = []  # (side, start mark, end mark)
         self._status_marks: dict[int, str] = {}
         self._marks = 0
@@ -64,16 +80,21 @@ class HistoryView:
             background="#ffffff",
             selectbackground="#c2dbff",
             inactiveselectbackground="#c2dbff",
+            takefocus=0,
         )
         self.scrollbar = ttk.Scrollbar(parent, command=self.text.yview)
         self.text.configure(yscrollcommand=self._on_scrolled)
-        self.text.pack(side="left", fill="both", expand=True)
+        # The scrollbar is packed first, so a narrow window squeezes the text, never it.
         self.scrollbar.pack(side="right", fill="y")
+        self.text.pack(side="left", fill="both", expand=True)
         style.configure_tags(self.text, fonts)
+        links.bind(self.text)
+        self.text.bind("<Configure>", lambda e: style.fit_margins(self.text, e.width), add=True)
+        self.text.bind("<ButtonRelease-1>", self._touched, add=True)
         self.text.mark_set("ins", "1.0")
         self.text.mark_gravity("ins", "right")
         self.new_bar = ttk.Button(
-            self.text, text="", command=self.scroll_to_end, style="New.TButton", cursor="hand2"
+            self.text, text="", command=self._on_new_bar, style="New.TButton", cursor="hand2"
         )
 
     # -- where the reader is -------------------------------------------------
@@ -119,6 +140,14 @@ class HistoryView:
         self.new_bar.configure(text=f"{n} new message{'s' if n != 1 else ''} ↓")
         self.new_bar.place(relx=0.5, rely=1.0, anchor="s", y=-8)
 
+    def _on_new_bar(self) -> None:
+        self.scroll_to_end()
+        self._touched()
+
+    def _touched(self, _event: object = None) -> None:
+        if self.on_touch is not None:
+            self.on_touch()
+
     def scroll_to_end(self) -> None:
         self.text.yview_moveto(1.0)
         self._new = 0
@@ -126,10 +155,17 @@ class HistoryView:
 
     # -- drawing -------------------------------------------------------------
 
-    def add(self, entry: Entry, follow: bool) -> None:
-        """Draw a new entry at the bottom; scroll to it when ``follow``, else count it."""
-        if not self.append(entry):
+    def add(self, entry: Entry, follow: bool, unread_line: bool = False) -> None:
+        """Draw a new entry at the bottom; scroll to it when ``follow``, else count it.
+
+        With ``unread_line`` the "unread from here" line moves to just above it.
+        """
+        if unread_line:
+            self._draw_unread_line()
+        if not self.append(entry, after_line=unread_line):
             return
+        if unread_line:
+            self._unread_at = self._rendered[-1][1]
         if follow:
             self.text.see("end")
         elif style.is_message(entry):
@@ -168,7 +204,7 @@ class HistoryView:
                         (side, "head", "meta"),
                     )
                 else:
-                    name_tags = (side, "head", "name", style.colour_tag(entry.sender_id))
+                    name_tags = (side, "head", "name", self.colours.tag_for(entry.sender_name))
                     h.insert(
                         at,
                         entry.sender_name,
@@ -184,7 +220,9 @@ class HistoryView:
                 head_marks = (head_start, self._mark(pos))
                 h.mark_gravity(head_start, "right")
             start = self._mark(pos)
-            h.insert(at, entry.text, (side, "body"))
+            body = (side, "body")
+            pieces = links.split(entry.text) or [("", False)]
+            h.insert(at, *[x for p, link in pieces for x in (p, body + (links.TAG,) * link)])
             end = self._mark(pos)
             if side == "own" and entry.msg_id:
                 status = self._mark(pos)
@@ -206,12 +244,18 @@ class HistoryView:
         self._dated, self._headed = date_marks, head_marks
         return (entry.side, start, end)
 
-    def append(self, entry: Entry) -> bool:
-        """Draw ``entry`` at the bottom; False (logged) when it cannot be drawn."""
+    def append(self, entry: Entry, after_line: bool = False) -> bool:
+        """Draw ``entry`` at the bottom; False (logged) when it cannot be drawn.
+
+        ``after_line``: it goes under the unread line, so it has a header of its own.
+        """
         h = self.text
+        prev = self._last
+        if after_line and prev is not None:
+            prev = Entry("separator", "", prev.ts)  # keeps the date rule, starts a run
         h.configure(state="normal")
         try:
-            drawn = self._draw(entry, self._last, "end")
+            drawn = self._draw(entry, prev, "end")
             if drawn is None:
                 return False
             if not self._rendered:
@@ -275,6 +319,36 @@ class HistoryView:
         else:
             h.yview(anchor)
         h.mark_unset(anchor)
+
+    def _draw_unread_line(self) -> None:
+        self.remove_unread_line()
+        h = self.text
+        h.configure(state="normal")
+        start = self._mark("end-1c")
+        h.insert("end", f"──── {UNREAD_TEXT} ────\n", ("unread",))
+        self._unread = (start, self._mark("end-1c"))
+        h.configure(state="disabled")
+
+    def remove_unread_line(self) -> None:
+        if self._unread is None:
+            return
+        h = self.text
+        h.configure(state="normal")
+        h.delete(*self._unread)
+        h.configure(state="disabled")
+        for mark in self._unread:
+            h.mark_unset(mark)
+        self._unread = self._unread_at = None
+
+    def unread_before(self) -> tuple[str, str] | None:
+        """(side, text) of the entry right under the unread line; None without a line."""
+        if self._unread is None:
+            return None
+        h = self.text
+        for side, start, end in self._rendered:
+            if start == self._unread_at:
+                return (side, h.get(start, end))
+        return ("", "")  # a line whose entry could not be drawn
 
     def update_status(self, entry: Entry) -> None:
         mark = self._status_marks.get(id(entry))

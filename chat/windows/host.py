@@ -44,8 +44,15 @@ def instance_number(root: tk.Misc) -> int:
 class TkWindowHost:
     """Every chat window of one client (implements :class:`~chat.windows.api.WindowHost`)."""
 
-    def __init__(self, root: tk.Misc) -> None:
+    def __init__(self, root: tk.Misc, notify: bool = False, max_bytes: int | None = None) -> None:
+        """Args:
+        root: the hidden Tk root.
+        notify: desktop notifications for arrivals (``notify`` in the config).
+        max_bytes: the longest message (the "too long" sentence clears below it).
+        """
         self.root = root
+        self.notify = notify
+        self.max_bytes = max_bytes
         style.configure_theme(root)
         self._windows: dict[str, ChatWindow] = {}
         self._opened = 0
@@ -68,7 +75,13 @@ class TkWindowHost:
                 window.present()
             return
         window = ChatWindow(
-            self.root, chat, self._next_geometry(), focus=focus, on_destroyed=self._forget
+            self.root,
+            chat,
+            self._next_geometry(),
+            focus=focus,
+            on_destroyed=self._forget,
+            notify=self.notify,
+            max_bytes=self.max_bytes,
         )
         self._windows[chat.key] = window
         log.info("opened window %r (%s)", chat.title, chat.key)

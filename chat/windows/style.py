@@ -7,27 +7,14 @@ from __future__ import annotations
 
 import time
 import tkinter as tk
-import zlib
 from tkinter import font as tkfont
 from tkinter import ttk
 
 from chat.history import Entry, local_time
+from chat.windows.colours import PALETTE, tag
 
 #: Consecutive messages from one sender within this many seconds share one header.
 RUN_SECONDS = 5 * 60
-#: Sender name colours, readable on white; a person's colour comes from their ID.
-PALETTE = (
-    "#1a73e8",
-    "#c5221f",
-    "#188038",
-    "#a142f4",
-    "#e37400",
-    "#007b83",
-    "#b3127c",
-    "#5f6368",
-    "#3949ab",
-    "#8d6e00",
-)
 OWN_SHADE = "#e8f0fe"
 MUTED = "#6b6b6b"
 FAILED = "#c5221f"
@@ -35,13 +22,14 @@ SEPARATOR = "#1a73e8"
 WINDOW_BG = "#eef0f3"
 BORDER = "#c9ced6"
 ACCENT = "#1a73e8"
+UNREAD = "#d93025"
+LINK = "#1a5fb4"
 OWN_INDENT = 72
 PEER_RIGHT = 48
-
-
-def colour_of(sender_id: str) -> str:
-    """The stable colour of a person's name (the same in every window and run)."""
-    return PALETTE[zlib.crc32(sender_id.encode("utf-8")) % len(PALETTE)]
+#: The widest an own message's shaded block or a peer's lines get, in pixels:
+#: on a wide window the text keeps a readable measure instead of a full-width slab.
+OWN_MAX = 560
+PEER_MAX = 720
 
 
 def day_of(ts: float) -> tuple[int, int, int]:
@@ -144,12 +132,24 @@ def configure_tags(text: tk.Text, fonts: Fonts) -> None:
     text.tag_configure(
         "date", justify="center", foreground=MUTED, font=fonts.small_bold, spacing1=12, spacing3=4
     )
+    text.tag_configure(
+        "unread",
+        justify="center",
+        foreground=UNREAD,
+        font=fonts.small_bold,
+        spacing1=8,
+        spacing3=2,
+    )
+    text.tag_configure("link", foreground=LINK, underline=True)
     for index, colour in enumerate(PALETTE):
-        text.tag_configure(f"c{index}", foreground=colour)
+        text.tag_configure(tag(index), foreground=colour)
 
 
-def colour_tag(sender_id: str) -> str:
-    return f"c{PALETTE.index(colour_of(sender_id))}"
+def fit_margins(text: tk.Text, width: int) -> None:
+    """Keep own blocks and peers' lines to a readable width in a pane ``width`` pixels wide."""
+    own_left = max(OWN_INDENT, width - OWN_MAX)
+    text.tag_configure("own", lmargin1=own_left, lmargin2=own_left)
+    text.tag_configure("peer", rmargin=max(PEER_RIGHT, width - PEER_MAX))
 
 
 def configure_theme(root: tk.Misc) -> None:
@@ -159,6 +159,7 @@ def configure_theme(root: tk.Misc) -> None:
         styles.theme_use("clam")
     styles.configure("Chat.TFrame", background=WINDOW_BG)
     styles.configure("Chat.TLabel", background=WINDOW_BG)
+    styles.configure("Members.TLabel", background=WINDOW_BG, foreground=MUTED)
     styles.configure("Status.TLabel", background=WINDOW_BG, foreground="#a33")
     styles.configure("Closing.TFrame", background="#fff4d6")
     styles.configure("Closing.TLabel", background="#fff4d6")

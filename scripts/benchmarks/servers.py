@@ -114,20 +114,19 @@ class RabbitNode:
     """A RabbitMQ node of our own (its own name, ports, data and log directories).
 
     No plugins, so it never reaches for the management ports others use.
-    ``start`` waits until an AMQP connection opens.
+    ``start`` waits until an AMQP connection opens. ``advanced`` is the text of
+    an Erlang-term ``advanced.config`` (settings ``rabbitmq.conf`` lacks, such
+    as ``channel_tick_interval``); empty by default.
     """
 
-    def __init__(
-        self, name: str, port: int, dist_port: int, settings: dict[str, str] | None = None
-    ) -> None:
-        """``settings``: more ``rabbitmq.conf`` lines, e.g. ``{"consumer_timeout": "60000"}``."""
+    def __init__(self, name: str, port: int, dist_port: int, advanced: str = "") -> None:
         self.node = f"{name}@localhost"
         self.port = port
         self.base = Path(tempfile.mkdtemp(prefix=f"bench-rabbit-{port}-"))
         (self.base / "enabled_plugins").write_text("")
         (self.base / "rabbitmq-env.conf").write_text("")
-        conf = {"listeners.tcp.local": f"127.0.0.1:{port}", **(settings or {})}
-        (self.base / "rabbitmq.conf").write_text("".join(f"{k} = {v}\n" for k, v in conf.items()))
+        (self.base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
+        (self.base / "advanced.config").write_text(advanced or "[].\n")
         self.env = {
             **os.environ,
             "RABBITMQ_NODENAME": self.node,
@@ -140,6 +139,7 @@ class RabbitNode:
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "enabled_plugins"),
             "RABBITMQ_CONF_ENV_FILE": str(self.base / "rabbitmq-env.conf"),
             "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.base / "advanced.config"),
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.start()

@@ -9,8 +9,8 @@ as a person types. Meanwhile private chats and group memberships open and
 close (a ring of private chats and two memberships per client stay all day,
 so every chat has people in it throughout), and, at 25 %, 30 %, 50 % and
 70 % of the time: the broker is stopped and started; everyone idles (lunch)
-for longer than the broker's ``consumer_timeout``, compressed like the day
-(30 minutes of 8 hours) plus the minute in which RabbitMQ checks it; Redis
+for twice the broker's ``consumer_timeout``, compressed like the day (30
+minutes of 8 hours, checked every second instead of every minute); Redis
 is stopped and started (no persistence: the name server comes back empty and
 the clients register again); one client is killed with SIGKILL and started
 again.
@@ -46,6 +46,7 @@ MINUTES = 10.0
 GROUPS = {"book": "persistent", "ops": "persistent", "lunch": "transient", "random": "transient"}
 #: RabbitMQ's default consumer_timeout (s), and the working day the soak compresses (min).
 CONSUMER_TIMEOUT, DAY = 1800.0, 480.0
+TICK = 1  # s: how often our node checks consumer_timeout (RabbitMQ's default: 60)
 RSS_GROWTH_LIMIT = 10.0  # per cent, after the warm-up
 SETTLE = 45.0  # seconds the last messages get to be confirmed before they count as stuck
 ROLL = "roll call from"
@@ -99,12 +100,12 @@ class Soak:
         # The broker's patience is compressed like the day: a delivery left
         # unacknowledged for 30 minutes of a working day (8 hours) ends its channel.
         self.consumer_timeout = max(5.0, CONSUMER_TIMEOUT * minutes / DAY)
-        self.rabbit = RabbitNode(
-            f"soak-{uuid.uuid4().hex[:6]}",
-            port,
-            free_port(),
-            {"consumer_timeout": str(int(self.consumer_timeout * 1000))},
+        # Checked every second (the channel tick) rather than every minute.
+        advanced = (
+            f"[{{rabbit, [{{consumer_timeout, {int(self.consumer_timeout * 1000)}}}, "
+            f"{{channel_tick_interval, {TICK * 1000}}}]}}].\n"
         )
+        self.rabbit = RabbitNode(f"soak-{uuid.uuid4().hex[:6]}", port, free_port(), advanced)
         self.servers = {
             "namespace": f"soak-{uuid.uuid4().hex[:6]}",
             "redis": self.redis.url,
@@ -249,15 +250,14 @@ class Soak:
                 self._attempt(agent, "leave", group=group)
 
     def _lunch(self) -> None:
-        """Nobody types and nothing opens or closes for longer than the broker's
-        consumer_timeout plus the minute in which RabbitMQ checks it."""
+        """Nobody types and nothing opens or closes for twice the broker's consumer_timeout."""
         if not self.lunch:
             return
         self._quiet.set()
         try:
             for agent in self.agents:
                 agent.call("traffic", on=False)
-            time.sleep(self.consumer_timeout + 65)  # the idle hour itself
+            time.sleep(2 * self.consumer_timeout + 2 * TICK)  # the idle hour itself
             for agent in self.agents:
                 agent.call("traffic", on=True)
         finally:
