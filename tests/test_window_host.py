@@ -320,7 +320,6 @@ def test_a_time_no_calendar_holds_is_shown_as_now(host, tk_root):
     ]
 
 
-@pytest.mark.process
 def test_features_reach_the_host_without_tkinter():
     import subprocess
     import sys
