@@ -73,7 +73,7 @@ class Outcome:
         f = self.findings
         growth_ok = all(r["ok"] is not False for r in self.rows)
         return (
-            not (self.dead or f.stuck or sum(f.lost.values()) or sum(f.duplicated.values()))
+            not (self.dead or f.stuck.total() or f.lost.total() or f.duplicated.total())
             and growth_ok
         )
 
@@ -378,7 +378,7 @@ def results(outcome: Outcome) -> list[Result]:
             s, "drills that could not be done", len(outcome.failures), "", "0", not outcome.failures
         ),
         Result(s, "dead windows", len(outcome.dead), "", "0", not outcome.dead),
-        Result(s, 'stuck at "Sending…" at the end', f.stuck, "msgs", "0", f.stuck == 0),
+        Result(s, 'stuck at "Sending…" at the end', f.stuck.total(), "msgs", "0", not f.stuck),
     ]
     for what, seconds in outcome.events.items():
         rows.append(Result(s, f"{what}: done in", seconds, "s"))

@@ -41,7 +41,7 @@ class Findings:
     lost: Counter[str] = field(default_factory=Counter)  # chat -> count
     duplicated: Counter[str] = field(default_factory=Counter)
     confirmed: Counter[str] = field(default_factory=Counter)
-    stuck: int = 0
+    stuck: Counter[str] = field(default_factory=Counter)  # chat -> count
     examples: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
@@ -101,12 +101,12 @@ def check(finals: list[Report], earlier: list[Report], names: dict[str, str]) ->
             if chat["open"] and chat["status_line"] == SENDING:
                 stuck = max(stuck, 1)
             if stuck:
-                found.stuck += stuck
+                found.stuck[where] += stuck
                 found.note(f"{report['name']}: {stuck} stuck at Sending… in {where}")
     for report in finals:
-        for text in _never_back(report):
-            found.stuck += 1
-            found.note(f"{report['name']}: {text!r} never came back to its sender's window")
+        for key, text in _never_back(report):
+            found.stuck[key] += 1
+            found.note(f"{report['name']}: {text!r} never came back to its window in {key}")
     for report in finals + earlier:
         for msg in messages(report):
             if msg.status != "sent":
@@ -120,7 +120,7 @@ def check(finals: list[Report], earlier: list[Report], names: dict[str, str]) ->
     return found
 
 
-def _never_back(report: Report) -> list[str]:
+def _never_back(report: Report) -> list[tuple[str, str]]:
     """Group messages the window took that never entered its log: the window
     still says "Sending…" for them (a consumer that died, for one)."""
     chats = {c["key"]: c for c in report["chats"]}
@@ -128,7 +128,7 @@ def _never_back(report: Report) -> list[str]:
     for msg in messages(report):
         chat = chats.get(msg.key)
         if msg.status == "gone" and chat is not None and _joined(chat) < msg.at:
-            gone.append(msg.text)
+            gone.append((msg.key, msg.text))
     return gone
 
 
