@@ -13,8 +13,9 @@ import grpc
 import pytest
 
 from chat.errors import UserError
-from chat.private import PrivateChats
+from chat.private import PrivateChats, refusal
 from chat.private.auth import pinned_channel
+from chat.private.manager import _Dial
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
 from chat.transport.rpc import create_server
@@ -507,6 +508,51 @@ def _hostile_call(alice: InProcess, registry, frames: list[pb.Frame]) -> RawCall
     call.handshake(identity, mallory)
     call.send(*frames)
     return call
+
+
+def _refused(alice: InProcess, registry, caller_id: str) -> grpc.RpcError:
+    """A raw caller proves it is ``caller_id``; returns how the callee refused it."""
+    record, identity, _ = signed_record(caller_id, "mallory", 9)
+    assert registry._claim(record)
+    call = RawCall(alice.me)
+    try:
+        with pytest.raises(grpc.RpcError) as refused:
+            call.handshake(identity, record)
+    finally:
+        call.close()
+    return refused.value
+
+
+def test_a_crossing_call_is_refused_with_a_code_a_program_can_read(make_client, registry):
+    """The loser of a crossing learns it from trailing metadata, not from English text."""
+    alice = make_client("alice")
+    higher = "zzzzzzzz"  # above any drawn ID, so alice's own call is the one that goes on
+    alice.chats._dialling[higher] = _Dial()  # alice is calling this peer right now
+    error = _refused(alice, registry, higher)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert refusal.code_of(error) == refusal.CROSSING
+    assert (refusal.KEY, "crossing") in error.trailing_metadata()
+    assert alice.chats.active_peers() == []
+
+
+def test_a_second_chat_from_the_same_caller_is_refused_as_already_open(make_client, registry):
+    alice = make_client("alice")
+    record, identity, _ = signed_record("ma11ory2", "mallory", 9)
+    assert registry._claim(record)
+    first = RawCall(alice.me)
+    try:
+        assert first.handshake(identity, record).WhichOneof("body") == "hello"
+        wait_for(lambda: alice.chats.active_peers() == [("ma11ory2", "mallory")])
+        second = RawCall(alice.me)
+        try:
+            with pytest.raises(grpc.RpcError) as refused:
+                second.handshake(identity, record)
+        finally:
+            second.close()
+    finally:
+        first.close()
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert refusal.code_of(refused.value) == refusal.ALREADY_OPEN
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ must show is posted to the UI queue. Nothing here imports tkinter, so this
 module also runs without a display (the benchmark does).
 
 When two clients call each other at the same moment, the call from the lower
-client ID goes on and the other is refused with :data:`CROSSING`; the side
+client ID goes on and the other is refused with the code ``crossing``
+(:mod:`chat.private.refusal`); the side
 whose call lost adopts the incoming one, so both end up in the one chat
 (docs/protocol.md, "Calls that cross").
 """
@@ -30,6 +31,7 @@ from chat.history import ChatLog, Status
 from chat.private import auth
 from chat.private import menu as private_menu
 from chat.private.keeper import Keeper, Kept
+from chat.private.refusal import ALREADY_OPEN, CROSSING, SELF, Refusal
 from chat.private.service import PrivateChat
 from chat.private.session import Ending, Session, hello_frame
 from chat.proto import private_chat_pb2 as pb
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Why a call is refused when it crosses a call of ours that goes on instead.
-CROSSING = "both sides called at once; the call from the lower client ID goes on"
+CROSSING_SENTENCE = "both sides called at once; the call from the lower client ID goes on"
 
 
 class _Dial:
@@ -272,7 +274,7 @@ class PrivateChats:
         try:
             self._dial(conversation, record)
         except UserError:
-            crossed = conversation.session is not None and conversation.session.error == CROSSING
+            crossed = conversation.session is not None and conversation.session.refusal == CROSSING
             if crossed:  # the peer's call to us goes on instead; it is on its way
                 dial.adopted.wait(self.config.connect_timeout)
             with self._lock:
@@ -358,7 +360,7 @@ class PrivateChats:
             heartbeat=self.config.keepalive_seconds,
         )
 
-    def accept_record(self, record: ClientRecord) -> tuple[Session | None, str | None]:
+    def accept_record(self, record: ClientRecord) -> tuple[Session | None, Refusal | None]:
         """A chat from a caller that proved it is ``record`` (gRPC thread)."""
         note = auth.caller_note(self.client.known_peers, record)
         peer = pb.Peer(id=record.id, name=record.name, host=record.host, port=record.port)
@@ -366,20 +368,22 @@ class PrivateChats:
 
     def accept(
         self, peer: pb.Peer, note: str | None = None, record: ClientRecord | None = None
-    ) -> tuple[Session | None, str | None]:
+    ) -> tuple[Session | None, Refusal | None]:
         """A chat that another client opened (gRPC thread): the session, or why not."""
         if peer.id == self.me.id:
-            return None, "a client cannot chat with itself"
+            return None, Refusal(SELF, "a client cannot chat with itself")
         conversation = self._conversation(peer.id, peer.name, f"{peer.host}:{peer.port}")
         session = self._session(conversation)
         conversation.session = session
         with self._lock:
             existing = self._chats.get(peer.id)
             if existing is not None and existing.live:
-                return None, f"{self.me.name} already has a chat with you open"
+                return None, Refusal(
+                    ALREADY_OPEN, f"{self.me.name} already has a chat with you open"
+                )
             dial = self._dialling.get(peer.id)
             if dial is not None and self.me.id < peer.id:
-                return None, CROSSING  # our call to them goes on
+                return None, Refusal(CROSSING, CROSSING_SENTENCE)  # our call to them goes on
             self._chats[peer.id] = conversation
             if dial is not None:  # their call takes the place of ours
                 dial.conversation = conversation

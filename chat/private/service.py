@@ -11,6 +11,8 @@ import grpc
 
 from chat import textsafe
 from chat.private.auth import Gate
+from chat.private.refusal import BUSY, UNAVAILABLE, Refusal
+from chat.private.refusal import KEY as REFUSAL_KEY
 from chat.private.session import check_hello
 from chat.proto import private_chat_pb2 as pb
 from chat.proto import private_chat_pb2_grpc as pb_grpc
@@ -57,6 +59,7 @@ class PrivateChat(pb_grpc.PrivateChatServicer):
         refusal = self.admission.open_chat(address)
         if refusal is not None:
             log.warning("refused a chat from %s: %s", context.peer(), refusal)
+            context.set_trailing_metadata(((REFUSAL_KEY, BUSY),))
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
         try:
             yield from self._chat(record, request_iterator, context)
@@ -108,10 +111,12 @@ class PrivateChat(pb_grpc.PrivateChatServicer):
         context: grpc.ServicerContext,
     ) -> Iterator[pb.Frame]:
         accepted = guarded("accepting a chat", self.chats.accept_record, record)
-        session, refusal = accepted or (None, "the chat could not be opened here")
+        session, refusal = accepted or (None, None)
         if session is None:
-            log.info("refused a chat from %s: %s", record.id, refusal)
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, refusal or "refused")
+            refusal = refusal or Refusal(UNAVAILABLE, "the chat could not be opened here")
+            log.info("refused a chat from %s: %s", record.id, refusal.sentence)
+            context.set_trailing_metadata(((REFUSAL_KEY, refusal.code),))
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, refusal.sentence)
         assert session is not None
         session.cancel = context.cancel
         # A caller that vanishes ends the RPC; this wakes the response generator.

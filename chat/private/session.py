@@ -35,6 +35,7 @@ from typing import Literal, Protocol
 
 import grpc
 
+from chat.private.refusal import code_of as refusal_code
 from chat.proto import private_chat_pb2 as pb
 from chat.transport.boundary import guarded
 from chat.transport.rpc import BATCH_TEXTS
@@ -137,6 +138,7 @@ class Session:
         self._goodbye_seen = False
         self._ended = False
         self.error: str | None = None  # why the stream broke, when it did
+        self.refusal: str | None = None  # the callee's refusal code, when it refused
         self.hello_received = threading.Event()
         self.done = threading.Event()
 
@@ -251,6 +253,7 @@ class Session:
             code = exc.code() if hasattr(exc, "code") else None
             details = exc.details() if hasattr(exc, "details") else str(exc)
             self.error = details or str(code)
+            self.refusal = refusal_code(exc)
             log.info("chat stream broke: %s %s", code, details)
         except Exception:
             self.error = "internal error"

@@ -1,14 +1,20 @@
 """Cluster figures: failover time, and group fan-out and send rate beside a single node.
 
-- ``cluster_failover``: a member of a persistent group on node k; the node is
+- ``cluster-failover``: a member of a persistent group on node k; the node is
   stopped (``rabbitmqctl stop_app``); measured from the stop until the
   member's first message after it is confirmed (the member tries again every
   20 ms while it is disconnected, as an impatient user would). Five rounds,
   each on the next node, the stopped node started again between rounds.
-- ``cluster_groups``: the fan-out and send-rate measures of
+- ``cluster-groups``: the fan-out and send-rate measures of
   :mod:`benchmarks.groups`, run once against the cluster and once against the
   single node (``CHAT_AMQP_URL``), in the same run, in child processes whose
   environment names the servers.
+
+- ``sentinel-failover``: the Redis primary is killed (SIGKILL); measured from
+  the kill until the Sentinels name the replica as primary, and until a
+  write through the client's ``redis+sentinel://`` connection succeeds.
+  Three rounds; the killed server is started again (as a replica) between
+  rounds and the next round kills whichever server is primary then.
 
 The cluster is started by ``start-server.sh --cluster`` on free ports and
 stopped by PID at the end.
@@ -27,6 +33,8 @@ import time
 import uuid
 from pathlib import Path
 
+import redis
+import redis.sentinel
 from localcluster import LocalCluster
 
 from benchmarks.common import Result, median, namespace
@@ -126,21 +134,21 @@ def failover() -> list[Result]:
     best = median(from_command)
     return [
         Result(
-            "cluster_failover",
+            "cluster-failover",
             f"stop_app run -> first confirmed message, median of {ROUNDS}",
             best,
             "s",
             "<= 5 s",
             best <= 5,
         ),
-        Result("cluster_failover", f"stop_app run: slowest of {ROUNDS}", max(from_command), "s"),
+        Result("cluster-failover", f"stop_app run: slowest of {ROUNDS}", max(from_command), "s"),
         Result(
-            "cluster_failover",
+            "cluster-failover",
             f"node closed the connection -> first confirmed, median of {ROUNDS}",
             median(from_drop),
             "s",
         ),
-        Result("cluster_failover", f"connection closed: slowest of {ROUNDS}", max(from_drop), "s"),
+        Result("cluster-failover", f"connection closed: slowest of {ROUNDS}", max(from_drop), "s"),
     ]
 
 
@@ -177,9 +185,65 @@ def groups_side_by_side() -> list[Result]:
     for label, rows in (("single node", single), ("3-node cluster", on_cluster)):
         for row in rows:
             results.append(
-                dataclasses.replace(row, scenario="cluster_groups", metric=f"{label}: {row.metric}")
+                dataclasses.replace(row, scenario="cluster-groups", metric=f"{label}: {row.metric}")
             )
     return results
 
 
-SCENARIOS = {"cluster_failover": failover, "cluster_groups": groups_side_by_side}
+SERVICE = "distchat"  # the Sentinel service name start-server.sh --cluster uses
+
+
+def _one_promotion(cluster: LocalCluster) -> tuple[float, float]:
+    """Seconds from killing the primary to its replacement named, and to a write."""
+    sentinels = redis.sentinel.Sentinel([("127.0.0.1", p) for p in cluster.sentinel_ports()])
+    port = sentinels.discover_master(SERVICE)[1]
+    primary = 1 if port == cluster.redis_port(1) else 2
+    connection = connect(cluster.redis_url)
+    key = f"bench:{uuid.uuid4().hex}"
+    connection.set(key, "before", ex=60)
+    killed = cluster.kill_redis(primary)
+    promoted = wrote = None
+    while promoted is None and time.monotonic() - killed < 60:
+        try:
+            if sentinels.discover_master(SERVICE)[1] != port:
+                promoted = time.monotonic()
+        except redis.sentinel.MasterNotFoundError:  # down, not replaced yet
+            pass
+        time.sleep(0.01)
+    while promoted is not None and wrote is None and time.monotonic() - killed < 60:
+        try:
+            connection.set(key, "after", ex=60)  # the client's own retries included
+            wrote = time.monotonic()
+        except redis.RedisError:
+            time.sleep(0.01)
+    connection.close()
+    if promoted is None or wrote is None:
+        raise RuntimeError("no new primary within 60 s of the kill")
+    cluster.start()  # the killed server comes back as a replica of the new primary
+    return promoted - killed, wrote - killed
+
+
+def sentinel_failover() -> list[Result]:
+    cluster = _started()
+    try:
+        rounds = [_one_promotion(cluster) for _ in range(3)]
+    finally:
+        cluster.stop()
+    named, written = [r[0] for r in rounds], [r[1] for r in rounds]
+    return [
+        Result(
+            "sentinel-failover", "kill -> replica named primary, median of 3", median(named), "s"
+        ),
+        Result("sentinel-failover", "kill -> replica named primary, slowest", max(named), "s"),
+        Result(
+            "sentinel-failover", "kill -> first write succeeds, median of 3", median(written), "s"
+        ),
+        Result("sentinel-failover", "kill -> first write succeeds, slowest", max(written), "s"),
+    ]
+
+
+SCENARIOS = {
+    "cluster-failover": failover,
+    "cluster-groups": groups_side_by_side,
+    "sentinel-failover": sentinel_failover,
+}

@@ -1,15 +1,15 @@
 """Group chat figures, each beside bare pika doing the same work in the same run.
 
-- ``groups_fanout``: one sender, 50 members of a transient group, paced sending;
+- ``groups-fanout``: one sender, 50 members of a transient group, paced sending;
   delivery latency from the sender's clock to the member's chat model, and the
   same for 50 bare pika consumers.
-- ``groups_send_rate``: a member sending as fast as it can (every message
+- ``groups-send-rate``: a member sending as fast as it can (every message
   signed, publisher confirms, every message also routed back, verified and
   put into its own chat model) against a bare pika publisher with confirms,
   and one without.
 
 A late joiner of a long persistent history is measured in real windows by
-``group_join_window`` (scripts/benchmarks/windows.py), and the verifier's
+``group-join-window`` (scripts/benchmarks/windows.py), and the verifier's
 share of it by ``trust`` (scripts/benchmarks/trust.py).
 
 Members are the real :class:`chat.groups.session.GroupSession` with their own
@@ -226,21 +226,21 @@ def fanout() -> list[Result]:
     p99 = percentile(ours, 99)
     return [
         Result(
-            "groups_fanout",
+            "groups-fanout",
             f"{what}: delivered",
             len(ours),
             "msgs",
             f"{expected}",
             len(ours) == expected,
         ),
-        Result("groups_fanout", f"{what}: p50 into the chat model", median(ours), "ms"),
+        Result("groups-fanout", f"{what}: p50 into the chat model", median(ours), "ms"),
         Result(
-            "groups_fanout", f"{what}: p99 into the chat model", p99, "ms", "<= 20 ms", p99 <= 20
+            "groups-fanout", f"{what}: p99 into the chat model", p99, "ms", "<= 20 ms", p99 <= 20
         ),
-        Result("groups_fanout", f"{what}: max into the chat model", max(ours), "ms"),
-        Result("groups_fanout", f"bare pika, {what}: delivered", len(bare), "msgs"),
-        Result("groups_fanout", f"bare pika, {what}: p50", median(bare), "ms"),
-        Result("groups_fanout", f"bare pika, {what}: p99", percentile(bare, 99), "ms"),
+        Result("groups-fanout", f"{what}: max into the chat model", max(ours), "ms"),
+        Result("groups-fanout", f"bare pika, {what}: delivered", len(bare), "msgs"),
+        Result("groups-fanout", f"bare pika, {what}: p50", median(bare), "ms"),
+        Result("groups-fanout", f"bare pika, {what}: p99", percentile(bare, 99), "ms"),
     ]
 
 
@@ -306,17 +306,17 @@ def send_rate() -> list[Result]:
         connection.close()
     return [
         Result(
-            "groups_send_rate",
+            "groups-send-rate",
             "member sending, confirmed and routed back",
             ours,
             "msg/s",
             f">= {bare / 2:,.0f} (half the bare one)",
             ours >= bare / 2,
         ),
-        Result("groups_send_rate", "bare pika publisher with confirms", bare, "msg/s"),
-        Result("groups_send_rate", "bare pika publisher without confirms", unconfirmed, "msg/s"),
+        Result("groups-send-rate", "bare pika publisher with confirms", bare, "msg/s"),
+        Result("groups-send-rate", "bare pika publisher without confirms", unconfirmed, "msg/s"),
         Result(
-            "groups_send_rate",
+            "groups-send-rate",
             "member / bare with confirms",
             ours / bare * 100,
             "%",
@@ -326,4 +326,4 @@ def send_rate() -> list[Result]:
     ]
 
 
-SCENARIOS = {"groups_fanout": fanout, "groups_send_rate": send_rate}
+SCENARIOS = {"groups-fanout": fanout, "groups-send-rate": send_rate}

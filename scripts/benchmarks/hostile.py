@@ -76,7 +76,7 @@ def private_silent_callers() -> list[Result]:
         for client in (alice, bob):
             client.close()
     worst = max(crowded)
-    name = "private_silent_callers"
+    name = "private-silent-callers"
     return [
         Result(name, "open, nobody else calling, p50", percentile(quiet, 50) * 1000, "ms"),
         Result(
@@ -91,4 +91,4 @@ def private_silent_callers() -> list[Result]:
     ]
 
 
-SCENARIOS = {"private_silent_callers": private_silent_callers}
+SCENARIOS = {"private-silent-callers": private_silent_callers}

@@ -252,7 +252,7 @@ def private_chat() -> list[Result]:
 
     p50, p99 = percentile(chat_paced, 50), percentile(chat_paced, 99)
     open_p50, open_worst = percentile(opens, 50) * 1000, max(opens) * 1000
-    name = "private_chat"
+    name = "private-chat"
     return [
         Result(name, "paced one-way p50", p50, "ms", "<= 1 ms", p50 <= 1.0),
         Result(name, "paced one-way p99", p99, "ms", "<= 5 ms", p99 <= 5.0),
@@ -277,4 +277,4 @@ def private_chat() -> list[Result]:
     ]
 
 
-SCENARIOS = {"private_chat": private_chat}
+SCENARIOS = {"private-chat": private_chat}

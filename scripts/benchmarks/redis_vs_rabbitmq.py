@@ -1,16 +1,16 @@
 """Redis beside RabbitMQ for group chats: the same workloads on both, in one run.
 
-- ``redis_vs_rabbitmq_fanout``: a paced group chat to 50 members, Redis
+- ``redis-vs-rabbitmq-fanout``: a paced group chat to 50 members, Redis
   pub/sub beside a RabbitMQ topic exchange with one exclusive queue per
   member (declared by :mod:`chat.groups.amqp`, as the client does): delivered
   count, p50 and p99; what a member that stops reading for 2 s receives, what
   one that disconnects and reconnects after 2 s receives; and what a
   subscriber that stops reading during a large burst receives (Redis
   disconnects it past ``client-output-buffer-limit``).
-- ``redis_vs_rabbitmq_history``: 10,000 messages appended, then read from the
+- ``redis-vs-rabbitmq-history``: 10,000 messages appended, then read from the
   start by a late joiner: Redis Streams (``XADD``, paged ``XRANGE``) beside a
   RabbitMQ stream (declared and consumed by :mod:`chat.groups.amqp`).
-- ``redis_vs_rabbitmq_restart``: how many of N appended messages survive a
+- ``redis-vs-rabbitmq-restart``: how many of N appended messages survive a
   server restart: Redis without persistence, with its default RDB snapshots,
   and with AOF (``appendfsync everysec``), beside a durable RabbitMQ stream;
   each killed (SIGKILL) and stopped cleanly.
@@ -79,7 +79,7 @@ def _away_results(scenario: str, system: str, record: Away, size: FanoutSize) ->
 
 
 def fanout_scenario(size: FanoutSize = FULL, burst_mb: int = 64) -> list[Result]:
-    scenario = "redis_vs_rabbitmq_fanout"
+    scenario = "redis-vs-rabbitmq-fanout"
     server = _own_redis("none")
     targets = {
         "Redis pub/sub": Target("redis", server.url, namespace()),
@@ -116,7 +116,7 @@ def fanout_scenario(size: FanoutSize = FULL, burst_mb: int = 64) -> list[Result]
 
 
 def history_scenario(count: int = 10_000) -> list[Result]:
-    scenario = "redis_vs_rabbitmq_history"
+    scenario = "redis-vs-rabbitmq-history"
     server = _own_redis("aof")
     targets = {
         "Redis Streams (AOF everysec)": Target("redis", server.url, namespace()),
@@ -147,7 +147,7 @@ def history_scenario(count: int = 10_000) -> list[Result]:
 
 
 def restart_scenario(count: int = 10_000) -> list[Result]:
-    scenario = "redis_vs_rabbitmq_restart"
+    scenario = "redis-vs-rabbitmq-restart"
     results: list[Result] = []
     for persistence in ("none", "rdb", "aof"):
         for how in ("kill", "stop"):
@@ -179,7 +179,7 @@ def restart_scenario(count: int = 10_000) -> list[Result]:
 
 
 SCENARIOS = {
-    "redis_vs_rabbitmq_fanout": fanout_scenario,
-    "redis_vs_rabbitmq_history": history_scenario,
-    "redis_vs_rabbitmq_restart": restart_scenario,
+    "redis-vs-rabbitmq-fanout": fanout_scenario,
+    "redis-vs-rabbitmq-history": history_scenario,
+    "redis-vs-rabbitmq-restart": restart_scenario,
 }

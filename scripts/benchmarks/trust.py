@@ -93,7 +93,7 @@ def verify_history(runs: int = 3) -> list[Result]:
         best_sign = min(best_sign, time.process_time() - started)
     return [
         Result(
-            "verify_history",
+            "verify-history",
             f"parse + verify {HISTORY:,} signed bodies, CPU (best of {runs})",
             best_verify,
             "s",
@@ -101,7 +101,7 @@ def verify_history(runs: int = 3) -> list[Result]:
             best_verify <= 0.5,
         ),
         Result(
-            "verify_history",
+            "verify-history",
             f"wire edge + verifier (known peers) x {HISTORY:,}, CPU (best of {runs})",
             best_edge,
             "s",
@@ -109,7 +109,7 @@ def verify_history(runs: int = 3) -> list[Result]:
             best_edge <= 0.5,
         ),
         Result(
-            "verify_history",
+            "verify-history",
             f"joining a {HISTORY:,}-message group: wire edge + verifier on the newest "
             f"{pages} page(s) ({shown} bodies), CPU (best of {runs})",
             best_join * 1e3,
@@ -118,10 +118,10 @@ def verify_history(runs: int = 3) -> list[Result]:
             best_join <= 0.5,
         ),
         Result(
-            "verify_history", f"bare Ed25519 verify x {HISTORY:,}, CPU", best_raw, "s", "measured"
+            "verify-history", f"bare Ed25519 verify x {HISTORY:,}, CPU", best_raw, "s", "measured"
         ),
         Result(
-            "verify_history",
+            "verify-history",
             "sign one body, CPU",
             best_sign / HISTORY * 1e6,
             "µs",
@@ -130,4 +130,4 @@ def verify_history(runs: int = 3) -> list[Result]:
     ]
 
 
-SCENARIOS = {"verify_history": verify_history}
+SCENARIOS = {"verify-history": verify_history}

@@ -1,12 +1,12 @@
 """Chat window figures, in real Tk windows (needs a display; scripts/test.sh starts Xvfb).
 
-- ``group_join_window``: join a persistent group holding 10,000 and holding
+- ``group-join-window``: join a persistent group holding 10,000 and holding
   100,000 messages, through the real group manager and window host; the time
   from the join until the newest 50 messages are in the window. Beside it, in
   the same run, a bare pika consumer reading the whole stream.
-- ``window_live_add``: a window holding 10,000 messages; the time to add one
+- ``window-live-add``: a window holding 10,000 messages; the time to add one
   more live message and redraw, p50 and p99.
-- ``group_join_window_clean``: delete the kept streams (nothing measured).
+- ``group-join-window-clean``: delete the kept streams (nothing measured).
 
 Filling 100,000 messages takes a while, so the streams are filled once
 (batched publishes) under the namespace :data:`KEEP` and reused by later runs
@@ -187,7 +187,7 @@ def join_window() -> list[Result]:
             worst = times[-1]
             results.append(
                 Result(
-                    "group_join_window",
+                    "group-join-window",
                     f"{size:,} messages: join to newest {NEWEST} in the window, median of 5",
                     times[len(times) // 2],
                     "ms",
@@ -196,11 +196,11 @@ def join_window() -> list[Result]:
                 )
             )
             results.append(
-                Result("group_join_window", f"{size:,} messages: slowest of 5", worst, "ms")
+                Result("group-join-window", f"{size:,} messages: slowest of 5", worst, "ms")
             )
             results.append(
                 Result(
-                    "group_join_window",
+                    "group-join-window",
                     f"{size:,} messages: bare pika reading the whole stream",
                     _bare_read(size) * 1000,
                     "ms",
@@ -266,17 +266,17 @@ def live_add() -> list[Result]:
     p99 = percentile(times, 99)
     metric = "10,000 in the window: add one live message and draw it"
     return [
-        Result("window_live_add", f"{metric}, p50", percentile(times, 50), "ms"),
+        Result("window-live-add", f"{metric}, p50", percentile(times, 50), "ms"),
         Result(
-            "window_live_add",
+            "window-live-add",
             f"{metric}, p99",
             p99,
             "ms",
             f"<= {LIVE_TARGET_MS:.0f} ms",
             p99 <= LIVE_TARGET_MS,
         ),
-        Result("window_live_add", "bare Tk Text of 10,000 lines, p50", percentile(bare, 50), "ms"),
-        Result("window_live_add", "bare Tk Text of 10,000 lines, p99", percentile(bare, 99), "ms"),
+        Result("window-live-add", "bare Tk Text of 10,000 lines, p50", percentile(bare, 50), "ms"),
+        Result("window-live-add", "bare Tk Text of 10,000 lines, p99", percentile(bare, 99), "ms"),
     ]
 
 
@@ -304,7 +304,7 @@ def _clean(namespace: str) -> None:
 
 
 SCENARIOS = {
-    "group_join_window": join_window,
-    "window_live_add": live_add,
-    "group_join_window_clean": clean,
+    "group-join-window": join_window,
+    "window-live-add": live_add,
+    "group-join-window-clean": clean,
 }
