@@ -113,7 +113,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
     parser.add_argument("--list", action="store_true", help="list the scenarios")
+    parser.add_argument(
+        "--minutes", type=float, help="how long the soak runs (default: 10 minutes)"
+    )
     args = parser.parse_args()
+    if args.minutes is not None:
+        from benchmarks import soak
+
+        soak.MINUTES = args.minutes
     available = scenarios()
     if args.list:
         print("\n".join(available))

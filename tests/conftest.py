@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import os
 import subprocess
 import uuid
@@ -13,6 +15,7 @@ import uuid
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -31,11 +34,6 @@ TEST_PREFIX = "t-"
 #: Namespaces handed out in this test run: only their leftovers are deleted at the
 #: end, never the names of a test run that is still going on elsewhere.
 USED_NAMESPACES: set[str] = set()
-
-
-#: Namespaces handed out in this session: the only ones its clean-up may touch,
-#: since other test sessions may be using the same broker at the same time.
-_NAMESPACES: set[str] = set()
 
 
 @pytest.fixture
@@ -101,17 +99,32 @@ def tk_root():
 def make_client(config: Config, registry: Registry, request: pytest.FixtureRequest) -> Iterator:
     """Real clients in the test process (:class:`tests.support.TestClient`), closed afterwards.
 
-    ``make_client(name, gui=True, config=None, **settings)``: with ``gui`` the
-    UI queue runs on the test's Tk root and windows open for real.
+    The one way tests make in-process clients; a module that wants a client
+    of its own kind wraps this fixture rather than copying it.
+    ``make_client(name, gui=True, config=None, cls=TestClient, settings=None, **kw)``:
+    with ``gui`` the UI queue runs on the test's Tk root and windows open for
+    real; ``cls`` is a subclass of :class:`TestClient` with the helpers a
+    module wants; ``settings`` replaces fields of the test's configuration;
+    ``kw`` goes to the client (``keys``, ``make``, ``drain``, ``started``).
     """
     made: list[TestClient] = []
     roots: list[object] = []
 
-    def make(name: str, gui: bool = True, config: Config | None = None, **kw: object) -> TestClient:
+    def make(
+        name: str,
+        gui: bool = True,
+        config: Config | None = None,
+        cls: type[TestClient] = TestClient,
+        settings: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> Any:
         root = request.getfixturevalue("tk_root") if gui else None
         if root is not None:
             roots.append(root)
-        client = TestClient(config or default, registry, name, root=root, **kw)  # type: ignore[arg-type]
+        own = config or default
+        if settings:
+            own = dataclasses.replace(own, **settings)
+        client = cls(own, registry, name, root=root, **kw)
         made.append(client)
         return client
 
@@ -124,8 +137,6 @@ def make_client(config: Config, registry: Registry, request: pytest.FixtureReque
     # Closed windows can sit in reference cycles; free them here, on the Tk
     # thread, not later from a gRPC or broker thread's garbage collection.
     made.clear()
-    import gc
-
     gc.collect()
 
 
@@ -150,6 +161,13 @@ def spawn(namespace: str, tmp_path: Path) -> Iterator:
     yield start
     for proc in started:
         proc.kill()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts client processes (the ``spawn`` fixture) is a ``process`` test."""
+    for item in items:
+        if "spawn" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.process)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

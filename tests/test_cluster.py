@@ -35,7 +35,7 @@ from nameserver.registry import Registry
 from scripts.localcluster import ClusterUnavailable, LocalCluster
 from tests.support import TestClient, wait_for
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.cluster]
 
 
 @pytest.fixture(scope="module")

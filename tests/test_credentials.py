@@ -58,6 +58,7 @@ def test_hide_passwords_keeps_the_user_and_the_hosts():
     )
 
 
+@pytest.mark.process
 def test_the_command_line_error_for_a_malformed_url_hides_the_password():
     for key in ("CHAT_AMQP_URL", "CHAT_REDIS_URL"):
         scheme = "amqp" if key == "CHAT_AMQP_URL" else "redis+sentinel"

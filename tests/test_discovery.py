@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 
 import pika
@@ -80,9 +80,8 @@ def fast_config(config: Config) -> Config:
 
 
 @pytest.fixture
-def make_client(fast_config, redis_conn, registry) -> Iterator:
-    """Test clients with discovery only: answering and asking on their own broker."""
-    made: list[TestClient] = []
+def make_client(make_client, fast_config, redis_conn) -> Callable[..., TestClient]:
+    """The shared fixture's clients, with discovery only, on brokers of their own."""
 
     def make(
         name: str,
@@ -100,14 +99,13 @@ def make_client(fast_config, redis_conn, registry) -> Iterator:
 
             return [Discovery(client, opener=private, joiner=groups, describe=describe)]
 
-        client = TestClient(config or fast_config, registry, name, make=features, started=started)
+        client = make_client(
+            name, gui=False, config=config or fast_config, make=features, started=started
+        )
         client.term.inp = io.StringIO(script)
-        made.append(client)
         return client
 
-    yield make
-    for client in made:
-        client.close()
+    return make
 
 
 def output(client: TestClient) -> str:

@@ -6,17 +6,15 @@ queue, pumped by the test's Tk root; what is asserted is what its window shows.
 
 from __future__ import annotations
 
-import gc
 import io
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pika
 import pika.exceptions
 import pytest
 
-from chat.config import Config
 from chat.errors import UserError
 from chat.groups.manager import chat_key
 from chat.groups.model import BACK, BACK_TRANSIENT, LOST, NOT_CONNECTED, SEPARATOR, check_group_name
@@ -26,7 +24,6 @@ from chat.trust.identity import Identity
 from chat.windows.chat_window import ChatWindow
 from nameserver.keys import Keys
 from nameserver.members import GroupMembers
-from nameserver.registry import Registry
 from tests.conftest import AMQP_URL
 from tests.support import TestClient, tk_wait, wait_for
 
@@ -49,21 +46,9 @@ class Member(TestClient):
 
 
 @pytest.fixture
-def members(config: Config, registry: Registry, redis_conn, tk_root) -> Iterator[Callable]:
-    made: list[Member] = []
-
-    def make(name: str) -> Member:
-        member = Member(config, registry, name, root=tk_root, keys={"groups"})
-        made.append(member)
-        return member
-
-    yield make
-    for member in made:
-        member.close()
-    # Closed windows can sit in reference cycles (a test's closures); free them
-    # here, on the Tk thread, not later from a broker thread's garbage collection.
-    made.clear()
-    gc.collect()
+def members(make_client, redis_conn) -> Callable[[str], Member]:
+    """The shared fixture's clients, with group chats only."""
+    return lambda name: make_client(name, cls=Member, keys={"groups"})
 
 
 def send(root, window: ChatWindow, text: str) -> None:

@@ -21,7 +21,7 @@ from chat.transport.topology import Names
 from chat.transport.wire import ChatMessage
 from chat.trust.identity import Identity
 from tests.conftest import AMQP_URL
-from tests.support import ROOT, TestClient, tk_wait, wait_for
+from tests.support import ROOT, tk_wait, wait_for
 
 
 class Listener:
@@ -105,6 +105,7 @@ def test_five_listeners_each_get_a_fair_share_and_every_insult_exactly_once(
     assert queue_state(broker, namespace) == (0, 5)
 
 
+@pytest.mark.process
 def test_a_listener_killed_holding_an_insult_loses_nothing(listeners, namespace, broker):
     survivors = [listeners(f"c{n}").connect() for n in range(4)]
     victim = subprocess.Popen(
@@ -260,9 +261,9 @@ def test_own_insults_go_to_someone_else_and_never_bounce_back_and_forth(
 
 
 def test_the_window_shows_received_insults_and_is_the_connection(
-    namespace, registry, config, tk_root, listeners, broker
+    namespace, make_client, tk_root, listeners, broker
 ):
-    client = TestClient(config, registry, "alice", root=tk_root, keys={"insults"})
+    client = make_client("alice", keys={"insults"})
     feature: InsultFeature = client.insults
     bob = listeners("bob")
     try:

@@ -29,6 +29,8 @@ from chat.windows.chat_window import ChatWindow
 from scripts.benchmarks.servers import RabbitNode, free_port
 from tests.support import TestClient, tk_wait, wait_for
 
+pytestmark = pytest.mark.cluster  # a RabbitMQ node of its own
+
 #: consumer_timeout of the module's node, in seconds.
 CONSUMER_TIMEOUT = 5
 ADVANCED_CONFIG = (

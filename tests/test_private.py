@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import gc
 import os
 import signal
 import socket
@@ -45,24 +43,14 @@ class InProcess(TestClient):
 
 
 @pytest.fixture
-def make_client(config, registry, tk_root) -> Iterator[Callable[..., InProcess]]:
-    fast = dataclasses.replace(config, close_delay=0.3)
-    made: list[InProcess] = []
+def make_client(make_client) -> Callable[..., InProcess]:
+    """The shared fixture's clients, with private chats only and windows that close fast."""
 
     def make(name: str, **settings: object) -> InProcess:
-        own = dataclasses.replace(fast, **settings) if settings else fast
-        client = InProcess(own, registry, name, root=tk_root, keys={"private"})
-        made.append(client)
-        return client
+        own = {"close_delay": 0.3, **settings}
+        return make_client(name, cls=InProcess, settings=own, keys={"private"})
 
-    yield make
-    for client in made:
-        client.close()
-    tk_root.update()
-    # Free what this test's windows left in reference cycles here, on the Tk
-    # thread, rather than whenever a gRPC thread happens to run the collector.
-    made.clear()
-    gc.collect()
+    return make
 
 
 def windows(tk_root, client: InProcess) -> dict[str, object]:
