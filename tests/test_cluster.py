@@ -24,11 +24,12 @@ import redis.sentinel
 
 from chat.config import Config
 from chat.groups.membership import Membership
-from chat.groups.model import BACK, BACK_TRANSIENT
+from chat.groups.model import BACK_TRANSIENT
 from chat.insults.channel import InsultChannel
 from chat.transport.topology import Names
 from chat.transport.wire import ChatMessage
 from chat.trust.verifier import verifier_of
+from chat.windows.binding import BACK
 from nameserver.connect import connect
 from nameserver.keys import Keys
 from nameserver.registry import Registry

@@ -19,7 +19,7 @@ import uuid
 import pytest
 
 from chat.config import Config
-from chat.groups.model import LOST
+from chat.windows.binding import LOST
 from nameserver.registry import Registry
 from scripts.benchmarks.servers import RabbitNode, free_port
 from tests.support import tk_wait

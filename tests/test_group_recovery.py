@@ -16,10 +16,11 @@ import redis
 
 import tests.test_groups as test_groups
 from chat.groups import conversation as conversation_module
-from chat.groups.model import BACK, LOST, SENDING
+from chat.groups.model import SENDING
 from chat.transport.topology import Names
 from chat.transport.wire import ChatMessage
 from chat.trust.identity import Identity
+from chat.windows.binding import BACK, LOST
 from nameserver.keys import Keys
 from nameserver.registry import Registry
 from tests.ownredis import OwnRedis

@@ -17,10 +17,11 @@ import pytest
 
 from chat.errors import UserError
 from chat.groups.manager import chat_key
-from chat.groups.model import BACK, BACK_TRANSIENT, LOST, NOT_CONNECTED, SEPARATOR, check_group_name
+from chat.groups.model import BACK_TRANSIENT, NOT_CONNECTED, SEPARATOR, check_group_name
 from chat.transport.topology import Names
 from chat.transport.wire import ChatMessage
 from chat.trust.identity import Identity
+from chat.windows.binding import BACK, LOST
 from chat.windows.chat_window import ChatWindow
 from nameserver.keys import Keys
 from nameserver.members import GroupMembers

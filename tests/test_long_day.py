@@ -10,7 +10,6 @@ process, with real windows; what is asserted is what their windows show.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import signal
@@ -37,11 +36,6 @@ ADVANCED_CONFIG = (
     f"[{{rabbit, [{{consumer_timeout, {CONSUMER_TIMEOUT * 1000}}}, "
     "{channel_tick_interval, 1000}]}].\n"
 )
-#: Whether the persistent groups' stream consumer acknowledges by time and
-#: recovers its own channel (chat/groups). Until it does, the drill's
-#: persistent-group parts are expected to fail (and fail the drill if they pass:
-#: then set this to True).
-STREAM_ACKS_BY_TIME = True
 #: What a window's notices say when the broker link drops and comes back.
 LOST_WORDS = "Lost the connection"
 BACK_WORDS = "again"
@@ -79,19 +73,6 @@ def rabbitmqctl(node: RabbitNode, *args: str) -> str:
         check=True,
     )
     return done.stdout
-
-
-@contextlib.contextmanager
-def persistent_part() -> Iterator[None]:
-    """Around what needs the stream consumer's acknowledgements by time (see above)."""
-    if STREAM_ACKS_BY_TIME:
-        yield
-        return
-    try:
-        yield
-    except AssertionError as exc:
-        pytest.xfail(f"the persistent group's stream consumer lets its channel time out: {exc}")
-    pytest.fail("the persistent group survived idling: set STREAM_ACKS_BY_TIME = True")
 
 
 # -- what the windows show -------------------------------------------------------
@@ -194,12 +175,11 @@ def test_idling_past_the_consumer_timeout_twice_leaves_every_feature_working(day
     carol = day("carol")
     everyone_discovered(bob, [alice, bob, carol])
 
-    with persistent_part():
-        exchange_both_ways(tk_root, diary_a, diary_b, "afternoon", 8)
-        diary_c = join(tk_root, carol, "diary", "persistent")
-        history = ["morning from a", "morning from b", "afternoon from a", "afternoon from b"]
-        tk_wait(tk_root, lambda: sorted(texts(diary_c)) == sorted(history), 15, "the history")
-        assert texts(diary_c) == texts(diary_a)  # once each, in the group's order
+    exchange_both_ways(tk_root, diary_a, diary_b, "afternoon", 8)
+    diary_c = join(tk_root, carol, "diary", "persistent")
+    history = ["morning from a", "morning from b", "afternoon from a", "afternoon from b"]
+    tk_wait(tk_root, lambda: sorted(texts(diary_c)) == sorted(history), 15, "the history")
+    assert texts(diary_c) == texts(diary_a)  # once each, in the group's order
 
 
 def test_connections_and_channels_the_broker_closes_are_said_and_recovered(
@@ -247,8 +227,8 @@ def test_connections_and_channels_the_broker_closes_are_said_and_recovered(
     exchange_both_ways(tk_root, lobby_a, lobby_b, "after the channel")
     insult_reaches_one(tk_root, insults_b, [insults_a], "your channel was rude")
     everyone_discovered(bob, [alice, bob])
-    with persistent_part():  # its stream channel has idled past the timeout meanwhile
-        exchange_both_ways(tk_root, diary_a, diary_b, "after the channel", 8)
+    # The stream channels have idled past the timeout meanwhile.
+    exchange_both_ways(tk_root, diary_a, diary_b, "after the channel", 8)
 
 
 def test_a_frozen_node_fails_the_send_within_the_confirm_deadline_and_recovers(

@@ -19,8 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from benchmarks import soak
 from benchmarks.soak_check import SENDING, check, dead_windows
 
-from tests.test_long_day import STREAM_ACKS_BY_TIME
-
 NAMES = {"a1": "ann", "b1": "bob", "c1": "cat"}
 
 
@@ -166,14 +164,7 @@ def test_a_short_day_loses_nothing_and_leaves_no_window_dead_or_stuck():
     # The day happened: every group carried messages, and private chats did.
     assert all(f.confirmed[f"group:{g}"] > 0 for g in soak.GROUPS), f.confirmed
     assert sum(n for c, n in f.confirmed.items() if c.startswith("private:")) > 10
-    # Persistent groups go quiet after idling past consumer_timeout until their
-    # stream consumer acknowledges by time (the long-day drill's switch): until
-    # then their findings are printed, and every other chat is held to zero.
-    known = set()
-    if not STREAM_ACKS_BY_TIME:
-        known = {f"group:{g}" for g, kind in soak.GROUPS.items() if kind == "persistent"}
-    dead = [d for d in outcome.dead if not any(f"{key} (" in d for key in known)]
     problems = [*f.examples, *outcome.dead]
-    assert dead == [], problems
+    assert outcome.dead == [], problems
     for what in (f.stuck, f.lost, f.duplicated):
-        assert {chat: n for chat, n in what.items() if n and chat not in known} == {}, problems
+        assert {chat: n for chat, n in what.items() if n} == {}, problems

@@ -24,9 +24,7 @@ from dataclasses import dataclass
 
 from chat.groups import paging
 from chat.groups.model import (
-    BACK,
     BACK_TRANSIENT,
-    LOST,
     NOT_CONNECTED,
     READ_ONLY,
     SEND_DEADLINE,
@@ -41,6 +39,7 @@ from chat.transport.boundary import guarded
 from chat.transport.broker import BrokerUnavailable
 from chat.transport.wire import ChatMessage, check_text
 from chat.trust.verifier import Verdict
+from chat.windows.binding import BACK, LOST
 
 log = logging.getLogger(__name__)
 

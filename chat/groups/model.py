@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from chat.windows.binding import BACK
 from nameserver.keys import canonical_group
 from nameserver.registry import GroupKind
 
@@ -20,9 +21,7 @@ canonical = canonical_group
 
 # What a group window says.
 SEPARATOR = "earlier messages above · live from here"
-LOST = "Lost the connection to the chat server; reconnecting…"
-BACK = "Connected to the chat server again."
-BACK_TRANSIENT = "Connected to the chat server again; messages sent meanwhile were missed."
+BACK_TRANSIENT = f"{BACK} Messages sent meanwhile were missed."
 NOT_CONNECTED = (
     "Not connected to the chat server right now, so nothing was sent. "
     "Send it again once the window says the connection is back."

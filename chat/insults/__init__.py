@@ -22,6 +22,7 @@ from chat.transport.topology import Names
 from chat.transport.wire import ChatMessage
 from chat.trust.verifier import Verdict, verifier_of
 from chat.windows.api import Chat
+from chat.windows.binding import BACK, LOST
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +152,10 @@ class InsultFeature:
         self.client.windows.open(chat)
 
     def _lost(self) -> None:
-        self.client.windows.lost(KEY, "Lost the connection to RabbitMQ; reconnecting…")
+        self.client.windows.lost(KEY, LOST)
 
     def _back(self) -> None:
-        self.client.windows.back(KEY, "Connected to RabbitMQ again.")
+        self.client.windows.back(KEY, BACK)
 
     def _send(self, text: str) -> str | None:
         problem = self.channel.check(text)
