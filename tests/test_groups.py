@@ -411,6 +411,8 @@ def test_real_client_joins_from_the_menu_and_leaves_at_exit(spawn, registry, nam
     queue = Names(namespace).group_member_queue("lobby", alice.id)
     assert queue_exists(queue)
     alice.choose("Exit")
+    alice.expect(r"Leave 1 open chat\? \[y/N\]")
+    alice.child.sendline("y")
     assert alice.exit_status() == 0
     assert not queue_exists(queue)
 

@@ -136,8 +136,8 @@ def insult_reaches_one(root: Any, sender: ChatWindow, others: list[ChatWindow], 
 
 
 def everyone_discovered(asker: TestClient, clients: list[TestClient]) -> None:
-    result = asker.discovery.via_events()
-    assert {c.id for c in result.clients} == {c.me.id for c in clients}
+    result = asker.discovery.events.ask()
+    assert {a.answer.client.id for a in result.answers} == {c.me.id for c in clients}
 
 
 # -- the drills ------------------------------------------------------------------------
