@@ -298,17 +298,17 @@ class InsultChannel:
         if not consumer.active or checker is None:
             channel.basic_reject(method.delivery_tag, requeue=True)  # for another listener
             return
-        checker.put(lambda: self._check(consumer, channel, method, body))
 
-    def _check(
-        self,
-        consumer: _Consumer,
-        channel: BlockingChannel,
-        method: pika.spec.Basic.Deliver,
-        body: bytes,
-    ) -> None:
-        """Decode and verify one delivery (checker thread), then finish it on the broker thread."""
-        checked: tuple[ChatMessage, Verdict] | None = None
+        def job() -> None:  # on the checker thread
+            checked = self._check(body)
+            self.broker.submit(
+                lambda _ch: self._finish(consumer, channel, method, checked)
+            ).add_done_callback(_log_failure)
+
+        checker.put(job)
+
+    def _check(self, body: bytes) -> tuple[ChatMessage, Verdict] | None:
+        """Decode and verify one insult (checker thread); None (logged) when it is dropped."""
         try:
             fields = decode_object(body)
             message = ChatMessage.from_fields(fields)
@@ -319,12 +319,10 @@ class InsultChannel:
                 verdict = self.verifier.check(fields, message.sender_id, message.sender_name)
                 if not verdict.ok:
                     raise ValueError(verdict.reason)
-            checked = message, verdict
         except Exception as exc:
             log.warning("dropped an insult: %s; body %s", exc, boundary.preview(body))
-        self.broker.submit(
-            lambda _ch: self._finish(consumer, channel, method, checked)
-        ).add_done_callback(_log_failure)
+            return None
+        return message, verdict
 
     def _finish(
         self,
