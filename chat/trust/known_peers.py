@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -234,8 +233,4 @@ class KnownPeers:
 
     def close(self) -> None:
         """Close the database; the object is unusable afterwards."""
-        with self._lock:
-            try:
-                self._db.close()
-            except sqlite3.Error:
-                log.exception("closing %s failed", self.path)
+        statefiles.close_database(self._db, self._lock, self.path)
