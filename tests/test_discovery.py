@@ -82,6 +82,13 @@ def fast_config(config: Config) -> Config:
 @pytest.fixture
 def make_client(make_client, fast_config, redis_conn) -> Callable[..., TestClient]:
     """The shared fixture's clients, with discovery only, on brokers of their own."""
+    return discovery_clients(make_client, fast_config)
+
+
+def discovery_clients(
+    make_client: Callable[..., TestClient], fast_config: Config
+) -> Callable[..., TestClient]:
+    """``make(name, groups=, private=, script=, started=, config=)`` over the shared fixture."""
 
     def make(
         name: str,

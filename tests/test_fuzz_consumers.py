@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from types import SimpleNamespace
+from typing import Any
 
 import pika
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,7 +40,6 @@ from tests.support import rogue_responder, tk_wait, wait_for
 
 # The fixtures of the feature tests, used here as they are.
 members = group_tests.members
-make_client = discovery_tests.make_client
 fast_config = discovery_tests.fast_config
 listeners = insult_tests.listeners
 
@@ -92,8 +93,14 @@ def test_group_consumer_survives_thousands_of_hostile_bodies(members, tk_root):
     assert window.top.winfo_exists()
 
 
-def test_discovery_responder_survives_hostile_requests(make_client, namespace):
-    me, bob = make_client("me"), make_client("bob")
+@pytest.fixture
+def discovery_client(make_client, fast_config, redis_conn) -> Any:
+    """Clients with discovery only, as tests/test_discovery.py makes them."""
+    return discovery_tests.discovery_clients(make_client, fast_config)
+
+
+def test_discovery_responder_survives_hostile_requests(discovery_client, namespace):
+    me, bob = discovery_client("me"), discovery_client("bob")
     responder = bob.discovery.responder
     on_request = consumer("discovery request")(responder.on_request)
     exchange = Names(namespace).discovery_exchange
@@ -117,8 +124,8 @@ def test_discovery_responder_survives_hostile_requests(make_client, namespace):
     assert {c.id for c in result.clients} == {me.me.id, bob.me.id}
 
 
-def test_discovery_requester_survives_hostile_answers(make_client, namespace):
-    me, bob = make_client("me"), make_client("bob")
+def test_discovery_requester_survives_hostile_answers(discovery_client, namespace):
+    me, bob = discovery_client("me"), discovery_client("bob")
     pending: list[list[bytes]] = []
 
     def on_request(channel, method, props, body) -> None:

@@ -34,6 +34,7 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 from chat.config import Config  # noqa: E402
 from chat.errors import UserError  # noqa: E402
+from chat.groups.manager import chat_key  # noqa: E402
 from chat.heartbeat import Heartbeat  # noqa: E402
 from nameserver.connect import connect  # noqa: E402
 from nameserver.keys import Keys  # noqa: E402
@@ -133,7 +134,7 @@ class Agent:
 
     def do_leave(self, group: str) -> bool:
         self.joined_at.pop(group, None)
-        self.tc.on_ui(lambda: self.tc.groups.leave(group))
+        self.tc.on_ui(lambda: self.tc.client.windows.close(chat_key(group)))
         return True
 
     def do_traffic(self, on: bool) -> bool:
@@ -189,7 +190,7 @@ class Agent:
             if window.closing or str(window.input.cget("state")) == "disabled":
                 continue
             if key.startswith("group:"):
-                session = self.tc.groups.session(key[len("group:") :])
+                session = self.tc.groups.membership(key[len("group:") :])
                 if session is None or session.mode != "connect":
                     continue
             keys.append(key)
@@ -214,7 +215,7 @@ class Agent:
         chats: list[dict[str, Any]] = []
         windows = self.tc.client.windows
         for name in self.tc.groups.joined():
-            session = self.tc.groups.session(name)
+            session = self.tc.groups.membership(name)
             if session is None:
                 continue
             chats.append(
