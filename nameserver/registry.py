@@ -20,6 +20,7 @@ from typing import Literal
 import redis
 
 from nameserver.expiring import ExpiringSet
+from nameserver.fields import string_field, time_field
 from nameserver.keys import Keys, canonical_group
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,6 @@ ID_LENGTH = 8
 #: Longest public key (base64 of 32 bytes is 44) and certificate (PEM) a record may carry.
 MAX_KEY_CHARS = 64
 MAX_CERT_CHARS = 4096
-#: Times outside [2000-01-01, 2100-01-01) are not from a working clock (records and bodies).
-TIME_MIN = 946_684_800.0
-TIME_MAX = 4_102_444_800.0
 #: The kinds of group chat.
 GroupKind = Literal["persistent", "transient"]
 GROUP_KINDS: tuple[GroupKind, ...] = ("persistent", "transient")
@@ -88,14 +86,14 @@ class ClientRecord:
             if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
                 raise ValueError("field 'port' must be a port from 1 to 65535")
             return cls(
-                id=_short(data, "id", 64),
-                name=_short(data, "name", 64),
-                host=_short(data, "host", 255),
+                id=string_field(data, "id", 64),
+                name=string_field(data, "name", 64),
+                host=string_field(data, "host", 255),
                 port=port,
-                started=_time(data, "started"),
-                key=_short(data, "key", MAX_KEY_CHARS, empty=True),
-                cert=_short(data, "cert", MAX_CERT_CHARS, empty=True),
-                cert_sig=_short(data, "cert_sig", MAX_KEY_CHARS * 2, empty=True),
+                started=time_field(data, "started"),
+                key=string_field(data, "key", MAX_KEY_CHARS, empty=True),
+                cert=string_field(data, "cert", MAX_CERT_CHARS, empty=True),
+                cert_sig=string_field(data, "cert_sig", MAX_KEY_CHARS * 2, empty=True),
             )
         except KeyError as exc:
             raise ValueError(f"field {exc.args[0]!r} is missing") from None
@@ -120,44 +118,6 @@ def in_order(records: Iterable[ClientRecord]) -> list[ClientRecord]:
     return sorted(records, key=order)
 
 
-def _short(data: dict, key: str, limit: int, empty: bool = False) -> str:
-    """A string field; one that may be empty may also be missing."""
-    return check_string(data.get(key, "") if empty else data[key], key, limit, empty)
-
-
-def check_string(value: object, key: str, limit: int, empty: bool = False) -> str:
-    """``value`` as a field's string, or ``ValueError`` when it is not a string, is empty
-    (unless allowed), too long, or not writable as UTF-8 (a lone surrogate)."""
-    if not isinstance(value, str):
-        raise ValueError(f"field {key!r} must be a string")
-    if not value and not empty:
-        raise ValueError(f"field {key!r} is empty")
-    if len(value) > limit:
-        raise ValueError(f"field {key!r} is too long")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"field {key!r} holds a lone surrogate") from None
-    return value
-
-
-def check_time(value: object, key: str = "time") -> float:
-    """A Unix time from a working clock (years 2000 to 2099), else ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"field {key!r} must be a number")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise ValueError(f"field {key!r} is out of range") from None
-    if not TIME_MIN <= number < TIME_MAX:  # false for NaN, too
-        raise ValueError(f"field {key!r} is not a time between the years 2000 and 2100")
-    return number
-
-
-def _time(data: dict, key: str) -> float:
-    return check_time(data[key], key)
-
-
 @dataclass(frozen=True)
 class GroupRecord:
     """A group chat: its name, kind and who created it when."""
@@ -179,11 +139,11 @@ class GroupRecord:
             if kind not in GROUP_KINDS:
                 raise ValueError(kind)
             return cls(
-                name=_short(data, "name", 128),
+                name=string_field(data, "name", 128),
                 kind=kind,
-                creator_id=_short(data, "creator_id", 64),
-                creator_name=_short(data, "creator_name", 64),
-                created=_time(data, "created"),
+                creator_id=string_field(data, "creator_id", 64),
+                creator_name=string_field(data, "creator_name", 64),
+                created=time_field(data, "created"),
             )
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             log.warning("ignoring a malformed group record: %r", raw[:200])

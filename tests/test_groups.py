@@ -306,6 +306,22 @@ def test_history_then_separator_then_live_without_duplicates(members, tk_root, n
     assert ("peer", "live one") in after
 
 
+def test_everyone_first_met_in_the_history_is_met_in_one_line(members, tk_root):
+    writers = {name: members(name) for name in ("alice", "bob", "dana")}
+    for name, member in writers.items():
+        _, window = member.join(tk_root, "club", kind="persistent")
+        send(tk_root, window, f"hello from {name}")
+        tk_wait(tk_root, lambda w=window, n=name: f"hello from {n}" in texts(w), what=name)
+        window.close()
+
+    _, we = members("erin").join(tk_root, "club", kind="persistent")
+    tk_wait(tk_root, lambda: separator_at(we) is not None, what="the separator", timeout=15)
+    meetings = [t for s, t in we.shown() if s == "notice" and t.startswith("first meeting with")]
+    assert len(meetings) == 1, meetings
+    for name, member in writers.items():
+        assert f"{name} (key {member.identity.fingerprint})" in meetings[0]
+
+
 def test_a_message_nobody_can_receive_is_marked_not_delivered(members, tk_root, namespace):
     alice = members("alice")
     session, wa = alice.join(tk_root, "cut", kind="persistent")

@@ -20,6 +20,7 @@ from chat.transport.broker import Broker
 from chat.transport.topology import Names
 from chat.transport.wire import ChatMessage
 from chat.trust.identity import Identity
+from chat.trust.verifier import Verdict
 from tests.conftest import AMQP_URL
 from tests.support import ROOT, tk_wait, wait_for
 
@@ -359,3 +360,39 @@ def test_a_real_client_opens_the_channel_from_the_menu(spawn, namespace, broker)
     carol.choose("Exit")
     assert carol.exit_status() == 0
     wait_for(lambda: queue_state(broker, namespace)[1] == 0, what="carol gone")
+
+
+class _StalledVerifier:
+    """A verifier whose check waits (as one waiting on a slow Redis would) until released."""
+
+    def __init__(self) -> None:
+        self.waiting = threading.Event()
+        self.release = threading.Event()
+
+    def check(self, fields: object, sender_id: str, sender_name: str) -> Verdict:
+        self.waiting.set()
+        self.release.wait(20)
+        return Verdict(None)
+
+
+def test_a_stalled_signature_check_does_not_hold_up_the_clients_other_broker_work(
+    listeners, namespace, broker
+):
+    listener = listeners("c0")
+    verifier = _StalledVerifier()
+    listener.channel.verifier = verifier  # type: ignore[assignment]
+    listener.connect()
+    sender = InsultChannel(broker, Names(namespace), "s0", "sender")
+    send_all(sender, ["checked slowly"])
+    assert verifier.waiting.wait(10), "the check never started"
+    try:
+        # The same client (same broker connection) still sends, and its send is
+        # confirmed, while the check waits: the broker thread is not the one waiting.
+        own = listener.channel.send(listener.channel.message("sent meanwhile"), False)
+        assert own.result(5) is None
+        assert listener.texts() == []
+    finally:
+        verifier.release.set()
+    wait_for(lambda: len(listener.texts()) == 2, what="both insults after their checks")
+    assert listener.texts() == ["checked slowly", "sent meanwhile"]
+    wait_for(lambda: queue_state(broker, namespace) == (0, 1), what="an empty queue")

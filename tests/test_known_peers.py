@@ -10,7 +10,7 @@ import time
 import pytest
 
 from chat.trust.identity import Identity
-from chat.trust.known_peers import KnownPeers, Trust, day
+from chat.trust.known_peers import KnownPeers, Trust, day, together
 
 
 class Clock:
@@ -183,3 +183,17 @@ def test_two_processes_share_one_store(tmp_path):
         first.close()
         second.close()
     assert os.path.exists(path)
+
+
+def test_first_meetings_said_at_once_collapse_into_one_line_with_every_key():
+    alice, bob, dana = (
+        f"first meeting with {n} (key {n[0] * 4})" for n in ("alice", "bob", "dana")
+    )
+    changed = "erin's key has changed since 1 Jan: this may not be the erin you talked to"
+    assert together([alice, bob, changed, dana, bob]) == [
+        "first meeting with alice (key aaaa), bob (key bbbb) and dana (key dddd)",
+        changed,
+    ]
+    assert together([alice, bob]) == ["first meeting with alice (key aaaa) and bob (key bbbb)"]
+    assert together([alice, alice]) == [alice]
+    assert together([]) == []

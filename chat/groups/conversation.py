@@ -38,6 +38,7 @@ from chat.history import ChatLog, OldMessage, Status
 from chat.transport.boundary import guarded
 from chat.transport.broker import BrokerUnavailable
 from chat.transport.wire import ChatMessage, check_text
+from chat.trust.known_peers import together
 from chat.trust.verifier import Verdict
 from chat.windows.binding import BACK, LOST
 
@@ -175,7 +176,7 @@ class Conversation:
             self.log.separator(SEPARATOR)  # only where there is history above it
         self.log.notice(self._joined_text())
         meetings, self._history_meetings = self._history_meetings, []
-        for sentence in meetings:
+        for sentence in together(meetings):  # everyone first met in the history, in one line
             self.log.notice(sentence)
         held, self._held = self._held, []
         for item in held:
@@ -257,11 +258,12 @@ class Conversation:
         self._loading = False
         self._oldest = page.start
         self._at_start = page.at_start
-        for sentence in meetings:  # a key first met in history is met now, at the live point
-            if self._live:
+        # A key first met in history is met now, at the live point.
+        if self._live:
+            for sentence in together(meetings):
                 self.log.notice(sentence)
-            else:
-                self._history_meetings.append(sentence)
+        else:
+            self._history_meetings.extend(meetings)
         self._history_shown += len(self.log.older(older))
         if not self._at_start and self._history_shown < paging.FIRST_SCREEN:
             self.load_older()  # mostly comings and goings on this page: fill the window first

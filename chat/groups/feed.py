@@ -8,7 +8,7 @@ Threads:
   the last offset delivered, the first live offset, acknowledgements, the
   reaction to the broker closing the stream channel, and the history page
   readers. It never decodes or verifies.
-- The feed's :class:`~chat.groups.checker.Checker` thread decodes and verifies
+- The feed's :class:`~chat.transport.checker.Checker` thread decodes and verifies
   each body, in order, hands it onward (``arrive``) and then says it was
   handled, so it is acknowledged within moments (the broker thread never waits
   on Redis or SQLite).
@@ -39,11 +39,11 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
 from chat.groups import amqp, paging
-from chat.groups.checker import Checker
 from chat.groups.model import Kind
 from chat.history import OldMessage
 from chat.transport.boundary import consumer, guarded, preview
 from chat.transport.broker import BACKOFF_CAP, BACKOFF_FIRST, BrokerUnavailable, Subscription
+from chat.transport.checker import Checker
 from chat.transport.topology import Names
 from chat.transport.wire import BadMessage, ChatMessage, decode_object
 from chat.trust.verifier import Verdict, verifier_of

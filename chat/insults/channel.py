@@ -33,6 +33,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from chat.transport import boundary
 from chat.transport.broker import Broker, BrokerUnavailable, Subscription
+from chat.transport.checker import Checker
 from chat.transport.topology import Names
 from chat.transport.wire import ChatMessage, check_text, decode_object
 from chat.trust.identity import Identity
@@ -55,7 +56,8 @@ RESUME_FIRST = 0.5
 RESUME_CAP = 8.0
 RESUME_CALM = 30.0
 
-#: ``deliver(message, verdict)`` runs on the broker thread; it must hand the insult
+#: ``deliver(message, verdict)`` runs on the broker thread (the signature check
+#: ran before it on the channel's checker thread); it must hand the insult
 #: on (e.g. to the UI queue) and return. The insult is acknowledged once it returns.
 #: ``verdict`` says what the signature check found (see ``chat.trust.verifier``).
 Deliver = Callable[[ChatMessage, Verdict], None]
@@ -120,6 +122,7 @@ class InsultChannel:
         self._declared: BlockingChannel | None = None  # broker thread only
         self._last_cancel = float("-inf")  # broker thread only
         self._resume_delay = 0.0  # broker thread only
+        self._checker: Checker | None = None  # from the first connect until close
 
     # -- sending ---------------------------------------------------------------
 
@@ -184,6 +187,8 @@ class InsultChannel:
         """
         if self.connected:
             return
+        if self._checker is None:
+            self._checker = Checker("insult checks")
         consumer = _Consumer(deliver)
 
         def setup(channel: BlockingChannel) -> None:
@@ -238,8 +243,11 @@ class InsultChannel:
         self.broker.submit(cancel).add_done_callback(_log_failure)
 
     def close(self) -> None:
-        """Stop listening (at exit)."""
+        """Stop listening (at exit); the checker thread ends after its current check."""
         self.disconnect()
+        checker, self._checker = self._checker, None
+        if checker is not None:
+            checker.stop()
 
     def _on_cancelled(self, channel: BlockingChannel, frame: pika.frame.Method) -> None:
         """The broker cancelled a consumer on this channel (e.g. the queue was deleted)."""
@@ -280,22 +288,57 @@ class InsultChannel:
         method: pika.spec.Basic.Deliver,
         body: bytes,
     ) -> None:
-        """One delivery, on the broker thread. Never raises: the consumer keeps going."""
-        tag = method.delivery_tag
-        verdict = _UNCHECKED
+        """One delivery, on the broker thread: hand it to the checker thread and return.
+
+        With ``prefetch_count=1`` the broker sends nothing more until this one
+        is acknowledged or rejected, so the listener still takes one insult at
+        a time while its signature check waits on Redis or SQLite elsewhere.
+        """
+        checker = self._checker
+        if not consumer.active or checker is None:
+            channel.basic_reject(method.delivery_tag, requeue=True)  # for another listener
+            return
+
+        def job() -> None:  # on the checker thread
+            checked = self._check(body)
+            self.broker.submit(
+                lambda _ch: self._finish(consumer, channel, method, checked)
+            ).add_done_callback(_log_failure)
+
+        checker.put(job)
+
+    def _check(self, body: bytes) -> tuple[ChatMessage, Verdict] | None:
+        """Decode and verify one insult (checker thread); None (logged) when it is dropped."""
         try:
             fields = decode_object(body)
             message = ChatMessage.from_fields(fields)
             if message.kind != KIND:
                 raise ValueError(f"kind {message.kind!r} is not an insult")
+            verdict = _UNCHECKED
             if self.verifier is not None:
                 verdict = self.verifier.check(fields, message.sender_id, message.sender_name)
                 if not verdict.ok:
                     raise ValueError(verdict.reason)
         except Exception as exc:
             log.warning("dropped an insult: %s; body %s", exc, boundary.preview(body))
-            channel.basic_ack(tag)
+            return None
+        return message, verdict
+
+    def _finish(
+        self,
+        consumer: _Consumer,
+        channel: BlockingChannel,
+        method: pika.spec.Basic.Deliver,
+        checked: tuple[ChatMessage, Verdict] | None,
+    ) -> None:
+        """Hand on, pass on, drop or requeue one checked delivery (broker thread)."""
+        if not channel.is_open:
+            return  # the broker gave the insult back to the queue with the channel
+        tag = method.delivery_tag
+        if checked is None:
+            channel.basic_ack(tag)  # dropped: it cannot be read or verified
             return
+        message, verdict = checked
         if not consumer.active:
             channel.basic_reject(tag, requeue=True)  # for another listener
             return
@@ -328,4 +371,4 @@ class InsultChannel:
 def _log_failure(future: Future[None]) -> None:
     exc = future.exception()
     if exc is not None and not isinstance(exc, BrokerUnavailable):
-        log.error("cancelling the insult consumer failed", exc_info=exc)
+        log.error("insult broker work failed", exc_info=exc)

@@ -227,8 +227,4 @@ class PrivateHistory:
 
     def close(self) -> None:
         """Close the database; the object is unusable afterwards."""
-        with self._lock:
-            try:
-                self._db.close()
-            except sqlite3.Error:
-                log.exception("closing %s failed", self.path)
+        statefiles.close_database(self._db, self._lock, self.path)

@@ -61,14 +61,9 @@ T = TypeVar("T")
 class Broker(BrokerThread):
     """One RabbitMQ connection on its own thread, shared by every feature of a client.
 
-    Args:
-        url: an ``amqp://`` URL, or several (a sequence, or one comma-separated
-            string): the nodes of one cluster, tried in turn.
-        name: shown as the connection name in RabbitMQ's management UI.
-        on_lost: called (on the broker thread) when the connection drops.
-        on_back: called (on the broker thread) when it is up again.
-
-    More listeners can be added with :meth:`add_listener` or with a setup.
+    Takes the arguments of :class:`~chat.transport.brokerthread.BrokerThread`;
+    adds what features use: work run on the broker thread, setups run again
+    after each reconnect, and listeners told of a lost and restored link.
     """
 
     # -- features' hold on the broker -------------------------------------------

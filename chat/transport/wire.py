@@ -20,7 +20,8 @@ import pika
 
 from chat.trust import signing
 from chat.trust.identity import Identity
-from nameserver.registry import TIME_MAX, TIME_MIN, ClientRecord, check_string, check_time
+from nameserver.fields import TIME_MAX, TIME_MIN, check_string, check_time
+from nameserver.registry import ClientRecord
 
 SCHEMA_VERSION = 1
 CONTENT_TYPE = "application/json"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +34,8 @@ MAX_PEERS = 10_000
 MAX_USERNAME_CHARS = 256
 #: Seconds between writes of a username's "last seen" time.
 LAST_SEEN_RESOLUTION = 60.0
+#: How the sentence about a first meeting begins.
+FIRST_MEETING = "first meeting with "
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 _SCHEMA = """
@@ -96,8 +97,24 @@ class PeerCheck:
                 f"this may not be the {name} you talked to"
             )
         if self.trust is Trust.NEW:
-            return f"first meeting with {name} (key {fingerprint(self.key)})"
+            return f"{FIRST_MEETING}{name} (key {fingerprint(self.key)})"
         return None
+
+
+def together(sentences: list[str]) -> list[str]:
+    """The sentences to show for several said at once: first meetings collapse into one.
+
+    ``["first meeting with alice (key A)", "first meeting with bob (key B)"]``
+    becomes ``["first meeting with alice (key A) and bob (key B)"]``; a sentence
+    said twice is said once, and any other sentence follows as it is.
+    """
+    unique = list(dict.fromkeys(sentences))
+    met = [s[len(FIRST_MEETING) :] for s in unique if s.startswith(FIRST_MEETING)]
+    if len(met) < 2:
+        return unique
+    others = [s for s in unique if not s.startswith(FIRST_MEETING)]
+    listed = ", ".join(met[:-1]) + " and " + met[-1]
+    return [FIRST_MEETING + listed, *others]
 
 
 class KnownPeers:
@@ -216,8 +233,4 @@ class KnownPeers:
 
     def close(self) -> None:
         """Close the database; the object is unusable afterwards."""
-        with self._lock:
-            try:
-                self._db.close()
-            except sqlite3.Error:
-                log.exception("closing %s failed", self.path)
+        statefiles.close_database(self._db, self._lock, self.path)

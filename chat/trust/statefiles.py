@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -97,3 +98,12 @@ def open_database(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
     return db
+
+
+def close_database(db: sqlite3.Connection, lock: threading.Lock, path: Path) -> None:
+    """Close ``db`` (from :func:`open_database`) under its ``lock``; a failure is logged."""
+    with lock:
+        try:
+            db.close()
+        except sqlite3.Error:
+            log.exception("closing %s failed", path)

@@ -1,10 +1,10 @@
-"""One group's worker thread: decodes and verifies what its feed received, in order.
+"""A worker thread that decodes and verifies what a consumer received, in order.
 
 Signature checks may wait on Redis (a sender's record, 5 s timeout, retried)
 and SQLite (known peers); the broker thread serves every consumer of the
-client and must never wait on them. Each open group has a worker of its own,
-so a stall in one group's checks never holds up another group, and one
-group's messages keep their order.
+client and must never wait on them. Each open group, and the insult channel,
+has a worker of its own, so a stall in one consumer's checks never holds up
+another, and one consumer's messages keep their order.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Checker:
     """
 
     def __init__(self, name: str) -> None:
+        self.name = name
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._stopped = threading.Event()
@@ -55,4 +56,4 @@ class Checker:
             try:
                 job()
             except Exception:
-                log.exception("a group check failed")
+                log.exception("%s: a check failed", self.name)
