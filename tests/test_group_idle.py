@@ -12,7 +12,6 @@ whole history.
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 import time
 import uuid
 
@@ -30,21 +29,9 @@ TIMEOUT_MS = 5000
 TICK_MS = 1000
 
 
-def rabbitmqctl(node: RabbitNode, *args: str) -> str:
-    done = subprocess.run(
-        [node._bin("rabbitmqctl"), "-n", node.node, *args],
-        env=node.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
-
-
 def unacknowledged(node: RabbitNode) -> list[int]:
     """Deliveries each open channel of the node holds unacknowledged."""
-    out = rabbitmqctl(node, "-q", "list_channels", "messages_unacknowledged")
+    out = node.ctl("list_channels", "messages_unacknowledged")
     return [int(line) for line in out.split() if line.isdigit()]
 
 
@@ -56,7 +43,7 @@ def node():
         pytest.fail(f"could not start a RabbitMQ node of the test's own: {exc}")
     try:
         for key, value in (("consumer_timeout", TIMEOUT_MS), ("channel_tick_interval", TICK_MS)):
-            rabbitmqctl(own, "eval", f"application:set_env(rabbit, {key}, {value}).")
+            own.ctl("eval", f"application:set_env(rabbit, {key}, {value}).")
         yield own
     finally:
         own.close()

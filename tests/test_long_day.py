@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -61,18 +60,6 @@ def day(config: Config, node: RabbitNode, make_client: Any) -> Any:
         return make_client(name, config=on_node)
 
     return make
-
-
-def rabbitmqctl(node: RabbitNode, *args: str) -> str:
-    done = subprocess.run(
-        [node._bin("rabbitmqctl"), "-q", "-n", node.node, *args],
-        env=node.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
 
 
 # -- what the windows show -------------------------------------------------------
@@ -195,7 +182,7 @@ def test_connections_and_channels_the_broker_closes_are_said_and_recovered(
     windows = [diary_a, diary_b, lobby_a, lobby_b, insults_a, insults_b]
 
     # The management side closes every connection.
-    rabbitmqctl(node, "close_all_connections", "drill: closed by the operator")
+    node.ctl("close_all_connections", "drill: closed by the operator")
     for window in windows:
         tk_wait(tk_root, lambda w=window: lost_then_back(w), 20, "lost then back")
     exchange_both_ways(tk_root, lobby_a, lobby_b, "after the close")

@@ -152,6 +152,18 @@ class RabbitNode:
         own = RABBITMQ_BIN / name
         return str(own) if own.exists() else name
 
+    def ctl(self, *args: str) -> str:
+        """``rabbitmqctl -q -n NODE ARGS...`` against this node; its output."""
+        done = subprocess.run(
+            [self._bin("rabbitmqctl"), "-q", "-n", self.node, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout
+
     def start(self) -> None:
         with open(self.base / "server.out", "ab") as log:  # the child keeps its own copy
             self.process = subprocess.Popen(
